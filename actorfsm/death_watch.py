@@ -1,0 +1,69 @@
+"""Death watch: be told with ``Terminated(ref, reason)`` when an FSM stops.
+
+Works for any FSM, including one that is already dead (``Terminated`` is sent
+at once, with the reason it stopped with if that is still known).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Any
+
+from pykka import ActorDeadError, ActorRef
+
+from actorfsm.messages import Terminated
+
+# The final reason of each stopped FSM, kept as long as anybody holds its ref.
+_final_reasons: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+class Watch:
+    """Internal message: ``watcher`` wants ``Terminated`` when the receiver stops."""
+
+    __slots__ = ("watcher",)
+
+    def __init__(self, watcher: Any) -> None:
+        self.watcher = watcher
+
+
+class Unwatch:
+    """Internal message: end a ``Watch``."""
+
+    __slots__ = ("watcher",)
+
+    def __init__(self, watcher: Any) -> None:
+        self.watcher = watcher
+
+
+def record_final_reason(ref: Any, reason: Any) -> None:
+    """Remember why ``ref``'s actor stopped (called by the FSM as it stops)."""
+    _final_reasons[ref] = reason
+
+
+def final_reason(ref: Any) -> Any:
+    """Why ``ref``'s actor stopped, or ``None`` if unknown (not an FSM, or still alive)."""
+    return _final_reasons.get(ref)
+
+
+def notify(watcher: Any, ref: Any, reason: Any) -> None:
+    """Send ``Terminated`` to ``watcher``, ignoring a watcher that is itself dead."""
+    with contextlib.suppress(ActorDeadError):
+        watcher.tell(Terminated(ref, reason))
+
+
+def watch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
+    """Make ``target_ref`` send ``Terminated(target_ref, reason)`` to ``watcher_ref`` when it stops.
+
+    If the target is already dead, ``Terminated`` is sent at once.
+    """
+    try:
+        target_ref.tell(Watch(watcher_ref))
+    except ActorDeadError:
+        notify(watcher_ref, target_ref, final_reason(target_ref))
+
+
+def unwatch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
+    """Stop watching ``target_ref`` (no effect if it is dead or was not watched)."""
+    with contextlib.suppress(ActorDeadError):
+        target_ref.tell(Unwatch(watcher_ref))

@@ -1,0 +1,37 @@
+"""Safe, bounded rendering of user values (events, state data) for logs and reports.
+
+A failure report must never fail: a value whose ``repr`` raises, or is huge,
+is rendered as a short placeholder or truncated to :data:`REPR_LIMIT`
+characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPR_LIMIT = 500
+"""The longest rendering of one value, in characters, before it is truncated."""
+
+
+def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
+    """``repr(value)``, never raising and at most ``limit`` characters (plus a marker)."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # a broken __repr__ must not break the report
+        return f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
+    if not isinstance(text, str):
+        return f"<unrepresentable {type(value).__name__}>"
+    if len(text) > limit:
+        return f"{text[:limit]}...<{len(text) - limit} more chars>"
+    return text
+
+
+def state_label(state: Any) -> str:
+    """A state's display name: an enum member's name, else ``str(state)``."""
+    name = getattr(state, "name", None)
+    if isinstance(name, str):
+        return name
+    try:
+        return str(state)
+    except Exception:
+        return safe_repr(state)

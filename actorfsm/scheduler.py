@@ -1,0 +1,339 @@
+"""One process-wide timer scheduler: a heap served by a single daemon thread.
+
+Every FSM's named timers and state timeouts live in the same heap; when an
+entry comes due, the scheduler thread posts a message to the owning FSM's
+mailbox and the FSM decides (by generation) whether it is still wanted. There
+is never a thread per timer: 100,000 armed timers cost one thread and one heap
+entry each.
+
+State timeouts are re-armed on almost every event, so they avoid the heap when
+they can: a :class:`StateTimer` keeps its current deadline and at most one live
+heap entry. Moving the deadline later costs two attribute writes; when the live
+entry comes due early, the scheduler sees the later deadline and re-queues it.
+
+Tests replace the wall clock with :class:`VirtualScheduler` (see
+``actorfsm.testing.VirtualClock``), which has no thread and fires entries only
+when the test advances time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+import structlog
+from pykka._envelope import Envelope
+
+log = structlog.get_logger("actorfsm.scheduler")
+
+
+class Target(Protocol):
+    """What a heap entry points at: it is told when its due time comes."""
+
+    def fire(self, scheduler: Scheduler, token: int, now: float) -> Any:
+        """Deliver; return the mailbox posted to (or ``None`` if nothing was posted)."""
+
+
+class Scheduler:
+    """A heap of due entries and the one daemon thread that serves it."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Target]] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    now: Callable[[], float] = staticmethod(time.monotonic)
+
+    def new_token(self) -> int:
+        """Reserve the token of an entry before it is queued."""
+        return next(self._seq)
+
+    def schedule(self, due: float, target: Target, token: int | None = None) -> int:
+        """Queue ``target`` to fire at ``due``; return the entry's token."""
+        if token is None:
+            token = next(self._seq)
+        with self._cond:
+            heap = self._heap
+            heapq.heappush(heap, (due, token, target))
+            if heap[0][1] == token:
+                self._wake()
+        return token
+
+    def pending(self) -> int:
+        """How many heap entries are queued (live or stale)."""
+        return len(self._heap)
+
+    def _wake(self) -> None:
+        """Called with the lock held when the earliest entry changed."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="actorfsm-scheduler", daemon=True
+            )
+            self._thread.start()
+        self._cond.notify()
+
+    def _take_due(self, now: float) -> list[tuple[float, int, Target]]:
+        """Pop every entry due at ``now`` (lock held)."""
+        heap = self._heap
+        due: list[tuple[float, int, Target]] = []
+        while heap and heap[0][0] <= now:
+            due.append(heapq.heappop(heap))
+        return due
+
+    def _run(self) -> None:
+        cond = self._cond
+        heap = self._heap
+        while True:
+            with cond:
+                now = time.monotonic()
+                entries = self._take_due(now)
+                if not entries:
+                    cond.wait(heap[0][0] - now if heap else None)
+                    continue
+            for _due, token, target in entries:
+                self._fire(target, token, now)
+
+    def _fire(self, target: Target, token: int, now: float) -> Any:
+        try:
+            return target.fire(self, token, now)
+        except Exception:
+            log.exception("timer_fire_failed", target=repr(target))
+            return None
+
+
+class VirtualScheduler(Scheduler):
+    """A scheduler whose time moves only when a test calls :meth:`advance`."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        super().__init__()
+        self._now = start
+        self.now = self._virtual_now
+
+    def _virtual_now(self) -> float:
+        return self._now
+
+    def _wake(self) -> None:
+        """No thread: entries fire only from :meth:`advance`."""
+
+    def advance(self, seconds: float, settle_timeout: float = 5.0) -> int:
+        """Move time forward, firing everything that comes due, in due order.
+
+        After each due time's entries are posted, it waits (up to
+        ``settle_timeout``) until the FSMs that received them have handled
+        them, so a timer armed by such a handler within the window fires in the
+        same call. Returns the number of entries that delivered a message.
+        """
+        if seconds < 0:
+            msg = f"cannot move time backwards ({seconds})"
+            raise ValueError(msg)
+        target_time = self._now + seconds
+        fired = 0
+        while True:
+            with self._cond:
+                if not self._heap or self._heap[0][0] > target_time:
+                    break
+                due_at = self._heap[0][0]
+                self._now = max(self._now, due_at)
+                entries = self._take_due(due_at)
+            mailboxes = []
+            for _due, token, target in entries:
+                mailbox = self._fire(target, token, due_at)
+                if mailbox is not None:
+                    fired += 1
+                    mailboxes.append(mailbox)
+            settle(mailboxes, settle_timeout)
+        self._now = target_time
+        return fired
+
+
+class Settle:
+    """An internal message: answered by an FSM when everything before it is handled."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: Future[None] = Future()
+
+
+def settle(mailboxes: list[Any], timeout: float) -> None:
+    """Wait until each mailbox's owner has handled what was queued before now."""
+    pending = []
+    for mailbox in dict.fromkeys(mailboxes):
+        marker = Settle()
+        mailbox.put(Envelope(marker))
+        pending.append(marker.future)
+    deadline = time.monotonic() + timeout
+    for future in pending:
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            log.warning("virtual_clock_settle_timeout", timeout=timeout)
+            return
+
+
+_real: Scheduler | None = None
+_current: Scheduler | None = None
+_install_lock = threading.Lock()
+
+
+def current() -> Scheduler:
+    """The scheduler in force: the installed virtual one, else the real one."""
+    scheduler = _current
+    if scheduler is None:
+        return _real_scheduler()
+    return scheduler
+
+
+def _real_scheduler() -> Scheduler:
+    global _real, _current
+    with _install_lock:
+        if _real is None:
+            _real = Scheduler()
+        if _current is None:
+            _current = _real
+        return _current
+
+
+def install(scheduler: Scheduler | None) -> Scheduler | None:
+    """Make ``scheduler`` current (``None``: back to the real one); return the previous."""
+    global _current
+    with _install_lock:
+        previous = _current
+        _current = scheduler
+    return previous
+
+
+_state_timer_lock = threading.Lock()
+
+
+class StateTimer:
+    """One FSM's state timeout: a deadline, a generation and at most one live heap entry.
+
+    Only the FSM's own thread calls :meth:`arm` and :meth:`cancel`; only the
+    scheduler calls :meth:`fire`. Moving the deadline later is lock-free: the
+    FSM writes the deadline before it reads ``live``, and the scheduler clears
+    ``live`` before it reads the deadline, so a due deadline always has a live
+    entry. The FSM writes ``deadline`` before ``gen`` and the scheduler reads
+    them in the opposite order, so a timeout is never delivered under a
+    generation whose deadline has not come. Pushing a new entry and the
+    scheduler's decision share one lock, so the live entry and its due time
+    always agree.
+    """
+
+    __slots__ = ("deadline", "gen", "live", "live_due", "mailbox", "scheduler")
+
+    def __init__(self, mailbox: Any) -> None:
+        self.mailbox = mailbox
+        self.deadline: float | None = None
+        self.gen = 0
+        self.live: int | None = None
+        self.live_due = 0.0
+        self.scheduler: Scheduler | None = None
+
+    def cancel(self) -> None:
+        """Forget the deadline: the live entry and any queued timeout are then ignored.
+
+        The generation moves on the next :meth:`arm`; until then a queued
+        timeout is dropped because no deadline is set.
+        """
+        self.deadline = None
+
+    def arm(self, timeout: float) -> None:
+        """Time out ``timeout`` seconds from now (a new generation)."""
+        scheduler = _current or current()
+        deadline = scheduler.now() + timeout
+        self.deadline = deadline
+        self.gen += 1
+        if self.live is None or self.live_due > deadline or self.scheduler is not scheduler:
+            with _state_timer_lock:
+                if self.live is None or self.live_due > deadline or self.scheduler is not scheduler:
+                    self._push(scheduler, deadline)
+
+    def _push(self, scheduler: Scheduler, due: float) -> None:
+        """Queue a new live entry (lock held); any older entry becomes stale."""
+        token = scheduler.new_token()
+        self.scheduler = scheduler
+        self.live_due = due
+        self.live = token
+        scheduler.schedule(due, self, token)
+
+    def fire(self, scheduler: Scheduler, token: int, now: float) -> Any:
+        with _state_timer_lock:
+            if token != self.live:
+                return None  # superseded by another entry
+            self.live = None
+            gen = self.gen
+            deadline = self.deadline
+            if deadline is None:
+                return None
+            if deadline > now:
+                self._push(scheduler, deadline)
+                return None
+        self.mailbox.put(Envelope(StateTimeoutFired(gen)))
+        return self.mailbox
+
+
+class StateTimeoutFired:
+    """Internal message: the state timeout of generation ``gen`` came due."""
+
+    __slots__ = ("gen",)
+
+    def __init__(self, gen: int) -> None:
+        self.gen = gen
+
+
+class TimerFired:
+    """Internal message: the named timer ``timer`` came due."""
+
+    __slots__ = ("timer",)
+
+    def __init__(self, timer: NamedTimer) -> None:
+        self.timer = timer
+
+
+class NamedTimer:
+    """A named timer of one FSM: single, fixed-delay or fixed-rate."""
+
+    __slots__ = ("cancelled", "due", "interval", "mailbox", "message", "mode", "name")
+
+    SINGLE = 0
+    FIXED_DELAY = 1
+    FIXED_RATE = 2
+
+    def __init__(
+        self, mailbox: Any, name: Hashable, message: Any, interval: float, mode: int
+    ) -> None:
+        self.mailbox = mailbox
+        self.name = name
+        self.message = message
+        self.interval = interval
+        self.mode = mode
+        self.cancelled = False
+        self.due = 0.0
+
+    def start(self) -> None:
+        """Arm the first firing, ``interval`` from now."""
+        scheduler = current()
+        self.due = scheduler.now() + self.interval
+        scheduler.schedule(self.due, self)
+
+    def fire(self, scheduler: Scheduler, token: int, now: float) -> Any:
+        if self.cancelled:
+            return None
+        self.mailbox.put(Envelope(TimerFired(self)))
+        if self.mode == NamedTimer.FIXED_RATE:
+            self.due += self.interval
+            scheduler.schedule(self.due, self)
+        elif self.mode == NamedTimer.FIXED_DELAY:
+            self.due = now + self.interval
+            scheduler.schedule(self.due, self)
+        return self.mailbox
+
+    def __repr__(self) -> str:
+        return f"NamedTimer({self.name!r}, {self.message!r}, every={self.interval})"
