@@ -89,18 +89,18 @@ class NextState(NamedTuple):
         Overrides the target state's default timeout for this entry only.
         """
         seconds = to_optional_timeout(timeout, "for_max timeout")
-        return self._with_mods(self[3]._replace(timeout=seconds))
+        m = self[3]
+        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (seconds, m[1], m[2], m[3]))))
 
     def replying(self, message: Any) -> NextState:
         """Answer the ``ask`` that delivered the current event with ``message``."""
-        return self._with_mods(self[3]._replace(reply=message))
+        m = self[3]
+        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], message, m[2], m[3]))))
 
     def postponing(self) -> NextState:
         """Keep the current event and deliver it again after the next state change."""
-        return self._with_mods(self[3]._replace(postpone=True))
-
-    def _with_mods(self, mods: Mods) -> NextState:
-        return _new(NextState, (self[0], self[1], self[2], mods))
+        m = self[3]
+        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], m[1], m[2], True))))
 
 
 _new = tuple.__new__

@@ -25,7 +25,7 @@ from pykka._introspection import get_attr_directly
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
 
 from actorfsm import death_watch
-from actorfsm.dsl import NO_MODS, STAY, UNSET, Kind, NextState, Unset
+from actorfsm.dsl import STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.mailbox import Mailbox, reject_envelope
 from actorfsm.messages import (
@@ -280,15 +280,15 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def _run(self) -> None:
         mailbox: Mailbox = self.actor_inbox  # type: ignore[assignment]
-        popleft = mailbox.queue.popleft
+        queue = mailbox.queue
+        popleft = queue.popleft
         system = _SYSTEM_MESSAGES
         handle = self._handle_event
         while self._running:
-            try:
-                envelope = popleft()
-            except IndexError:
+            if not queue:
                 mailbox.wait()
                 continue
+            envelope = popleft()
             message = envelope.message
             internal = system.get(message.__class__)
             if internal is None:
@@ -324,17 +324,22 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                 handler = self._unhandled
                 result = self._handle_unhandled(event)
             if result is STAY:
-                if self._current_timeout is not None:
-                    timer.arm(self._current_timeout)
                 if reply_to is not None:
                     reply_to.set(None)
-            elif result.__class__ is NextState and result[0] is _STAY_KIND and result[3] is NO_MODS:
-                if result[2] is not UNSET:  # stay().using(data): the common modified stay
+                if self._current_timeout is not None:
+                    timer.arm(self._current_timeout)
+            elif result.__class__ is NextState and result[0] is _STAY_KIND and not result[3][3]:
+                # A stay with modifiers (.using, .replying, .for_max): no transition.
+                if result[2] is not UNSET:
                     self._data = result[2]
-                if self._current_timeout is not None:
-                    timer.arm(self._current_timeout)
+                mods = result[3]
                 if reply_to is not None:
-                    reply_to.set(None)
+                    reply_to.set(None if mods[1] is UNSET else mods[1])
+                elif mods[1] is not UNSET:
+                    log.debug("reply_dropped", actor=str(self), reply=safe_repr(mods[1]))
+                timeout = self._current_timeout if mods[0] is UNSET else mods[0]
+                if timeout is not None:
+                    timer.arm(timeout)
             else:
                 self._apply(result, message, reply_to, handler)
         except BaseException as exc:

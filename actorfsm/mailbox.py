@@ -46,6 +46,15 @@ class Mailbox:
         if self._closed:
             self.drain()
 
+    def put_many(self, envelopes: list[Envelope[Any]]) -> None:
+        """Enqueue ``envelopes`` in order with at most one wake-up."""
+        self.queue.extend(envelopes)
+        if self._waiting:
+            with self._cond:
+                self._cond.notify()
+        if self._closed:
+            self.drain()
+
     def get(self) -> Envelope[Any]:
         """Block until an envelope is available and return it (pykka's protocol)."""
         while not self.queue:

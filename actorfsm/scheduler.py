@@ -32,11 +32,15 @@ from pykka._envelope import Envelope
 log = structlog.get_logger("actorfsm.scheduler")
 
 
+Delivery = tuple[Any, Any]
+"""A mailbox and the message to post to it."""
+
+
 class Target(Protocol):
     """What a heap entry points at: it is told when its due time comes."""
 
-    def fire(self, scheduler: Scheduler, token: int, now: float) -> Any:
-        """Deliver; return the mailbox posted to (or ``None`` if nothing was posted)."""
+    def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
+        """Decide what to deliver (``None``: nothing, the entry is stale); may reschedule."""
 
 
 class Scheduler:
@@ -47,6 +51,7 @@ class Scheduler:
         self._cond = threading.Condition(threading.Lock())
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._delivered = 0
 
     now: Callable[[], float] = staticmethod(time.monotonic)
 
@@ -96,15 +101,33 @@ class Scheduler:
                 if not entries:
                     cond.wait(heap[0][0] - now if heap else None)
                     continue
-            for _due, token, target in entries:
-                self._fire(target, token, now)
+            self._deliver(entries, now)
 
-    def _fire(self, target: Target, token: int, now: float) -> Any:
-        try:
-            return target.fire(self, token, now)
-        except Exception:
-            log.exception("timer_fire_failed", target=repr(target))
-            return None
+    def _deliver(self, entries: list[tuple[float, int, Target]], now: float) -> list[Any]:
+        """Fire ``entries`` and post their messages, one batch per mailbox.
+
+        Batching matters for bursts: 100,000 timers due at once on 1,000 FSMs
+        wake each FSM thread once instead of once per message. Returns the
+        mailboxes posted to.
+        """
+        batches: dict[Any, list[Envelope[Any]]] = {}
+        for _due, token, target in entries:
+            try:
+                delivery = target.fire(self, token, now)
+            except Exception:
+                log.exception("timer_fire_failed", target=repr(target))
+                continue
+            if delivery is not None:
+                mailbox, message = delivery
+                batch = batches.get(mailbox)
+                if batch is None:
+                    batches[mailbox] = [Envelope(message)]
+                else:
+                    batch.append(Envelope(message))
+        for mailbox, batch in batches.items():
+            self._delivered += len(batch)
+            mailbox.put_many(batch)
+        return list(batches)
 
 
 class VirtualScheduler(Scheduler):
@@ -141,12 +164,9 @@ class VirtualScheduler(Scheduler):
                 due_at = self._heap[0][0]
                 self._now = max(self._now, due_at)
                 entries = self._take_due(due_at)
-            mailboxes = []
-            for _due, token, target in entries:
-                mailbox = self._fire(target, token, due_at)
-                if mailbox is not None:
-                    fired += 1
-                    mailboxes.append(mailbox)
+            before = self._delivered
+            mailboxes = self._deliver(entries, due_at)
+            fired += self._delivered - before
             settle(mailboxes, settle_timeout)
         self._now = target_time
         return fired
@@ -164,7 +184,7 @@ class Settle:
 def settle(mailboxes: list[Any], timeout: float) -> None:
     """Wait until each mailbox's owner has handled what was queued before now."""
     pending = []
-    for mailbox in dict.fromkeys(mailboxes):
+    for mailbox in mailboxes:
         marker = Settle()
         mailbox.put(Envelope(marker))
         pending.append(marker.future)
@@ -263,7 +283,7 @@ class StateTimer:
         self.live = token
         scheduler.schedule(due, self, token)
 
-    def fire(self, scheduler: Scheduler, token: int, now: float) -> Any:
+    def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
         with _state_timer_lock:
             if token != self.live:
                 return None  # superseded by another entry
@@ -275,8 +295,7 @@ class StateTimer:
             if deadline > now:
                 self._push(scheduler, deadline)
                 return None
-        self.mailbox.put(Envelope(StateTimeoutFired(gen)))
-        return self.mailbox
+        return self.mailbox, StateTimeoutFired(gen)
 
 
 class StateTimeoutFired:
@@ -323,17 +342,16 @@ class NamedTimer:
         self.due = scheduler.now() + self.interval
         scheduler.schedule(self.due, self)
 
-    def fire(self, scheduler: Scheduler, token: int, now: float) -> Any:
+    def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
         if self.cancelled:
             return None
-        self.mailbox.put(Envelope(TimerFired(self)))
         if self.mode == NamedTimer.FIXED_RATE:
             self.due += self.interval
             scheduler.schedule(self.due, self)
         elif self.mode == NamedTimer.FIXED_DELAY:
             self.due = now + self.interval
             scheduler.schedule(self.due, self)
-        return self.mailbox
+        return self.mailbox, TimerFired(self)
 
     def __repr__(self) -> str:
         return f"NamedTimer({self.name!r}, {self.message!r}, every={self.interval})"

@@ -137,12 +137,46 @@ def compare(label: str, target: str, fsm: tuple[Any, ...]) -> None:
     print_ratio(f"{label} throughput FSM / plain", plain_median / fsm_median, target)
 
 
+ASKS = 4_000
+ASK_RUNS = 21  # short, alternating runs: round trips are dominated by noisy thread wake-ups
+
+
+def ask_round_trip(actor_class: type[pykka.Actor]) -> float:
+    """Seconds per blocking ``ask(Get())`` round trip."""
+    ref = actor_class.start()
+    get = Get()
+    ref.ask(get)
+    start = time.perf_counter()
+    for _ in range(ASKS):
+        ref.ask(get)
+    elapsed = time.perf_counter() - start
+    ref.stop()
+    return elapsed / ASKS
+
+
+def compare_asks() -> None:
+    plain_samples: list[float] = []
+
+    def fsm_run() -> float:
+        plain_samples.append(ask_round_trip(PlainCounter))
+        return ask_round_trip(FSMCounter)
+
+    fsm_median, _ = median_of(ASK_RUNS, fsm_run)
+    plain_median = sorted(plain_samples)[len(plain_samples) // 2]
+    print(
+        f"   ask round trip: plain pykka {1e6 * plain_median:.1f} us, "
+        f"FSM .replying() {1e6 * fsm_median:.1f} us ({ASKS} asks per run)"
+    )
+    print_ratio("ask round trip FSM / plain (time)", fsm_median / plain_median, "<= 1.10")
+
+
 def main() -> None:
     print_machine("engine throughput: FSM actor vs plain pykka actor (drain of queued messages)")
     print(f"   {N} messages per run, median of {RUNS} runs, runs interleaved")
     compare("drain, same work", ">= 0.85", (FSMCounter,))
     compare("drain, state timeout re-armed per message", ">= 0.75", (FSMCounter, 60.0))
     compare("drain, idiomatic stay().using()", "informational", (IdiomaticCounter,))
+    compare_asks()
 
 
 if __name__ == "__main__":

@@ -23,10 +23,9 @@ class Recorder:
         self.fired: list[tuple[float, int]] = []
         self.event = threading.Event()
 
-    def fire(self, sched: Scheduler, token: int, now: float) -> Any:
+    def fire(self, sched: Scheduler, token: int, now: float) -> None:
         self.fired.append((now, token))
         self.event.set()
-        return None
 
 
 class Box:
@@ -40,6 +39,10 @@ class Box:
             envelope.message.future.set_result(None)
         else:
             self.items.append(envelope.message)
+
+    def put_many(self, envelopes: list[Any]) -> None:
+        for envelope in envelopes:
+            self.put(envelope)
 
 
 def test_entries_fire_in_due_order_on_a_virtual_scheduler() -> None:
