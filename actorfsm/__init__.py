@@ -3,20 +3,14 @@
 Everything a user programs against is importable from here.
 """
 
-from actorfsm.death_watch import unwatch, watch
+from actorfsm.death_watch import Terminated, unwatch, watch
 from actorfsm.dsl import NextState, goto, stay, stop
 from actorfsm.fsm import FSM, FSMError
-from actorfsm.messages import (
+from actorfsm.logging_fsm import LogEntry, LoggingFSM
+from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
+from actorfsm.subscribers import (
     CurrentState,
-    Event,
-    Failure,
-    LogEntry,
-    Normal,
-    Shutdown,
-    StateTimeout,
-    StopEvent,
     SubscribeTransitionCallBack,
-    Terminated,
     Transition,
     UnsubscribeTransitionCallBack,
 )
@@ -28,6 +22,7 @@ __all__ = [
     "FSMError",
     "Failure",
     "LogEntry",
+    "LoggingFSM",
     "NextState",
     "Normal",
     "Shutdown",

@@ -8,32 +8,28 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from pykka import ActorDeadError, ActorRef
-
-from actorfsm.messages import Terminated
 
 # The final reason of each stopped FSM, kept as long as anybody holds its ref.
 _final_reasons: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-class Watch:
-    """Internal message: ``watcher`` wants ``Terminated`` when the receiver stops."""
+@dataclass(frozen=True, slots=True)
+class Terminated:
+    """Sent to watchers when the watched FSM stops, for whatever reason."""
 
-    __slots__ = ("watcher",)
-
-    def __init__(self, watcher: Any) -> None:
-        self.watcher = watcher
+    ref: Any
+    reason: Any
 
 
-class Unwatch:
-    """Internal message: end a ``Watch``."""
+class Watch(NamedTuple):
+    """Internal message: ``watcher`` wants (``watching``) or no longer wants ``Terminated``."""
 
-    __slots__ = ("watcher",)
-
-    def __init__(self, watcher: Any) -> None:
-        self.watcher = watcher
+    watcher: Any
+    watching: bool
 
 
 def record_final_reason(ref: Any, reason: Any) -> None:
@@ -58,7 +54,7 @@ def watch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
     If the target is already dead, ``Terminated`` is sent at once.
     """
     try:
-        target_ref.tell(Watch(watcher_ref))
+        target_ref.tell(Watch(watcher_ref, True))
     except ActorDeadError:
         notify(watcher_ref, target_ref, final_reason(target_ref))
 
@@ -66,4 +62,4 @@ def watch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
 def unwatch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
     """Stop watching ``target_ref`` (no effect if it is dead or was not watched)."""
     with contextlib.suppress(ActorDeadError):
-        target_ref.tell(Unwatch(watcher_ref))
+        target_ref.tell(Watch(watcher_ref, False))

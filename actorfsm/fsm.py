@@ -27,23 +27,17 @@ from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
 from actorfsm import death_watch
 from actorfsm.dsl import STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
+from actorfsm.listeners import Listeners
 from actorfsm.mailbox import Mailbox, reject_envelope
-from actorfsm.messages import (
+from actorfsm.messages import Event, Failure, Normal, Reason, Shutdown, StateTimeout, StopEvent
+from actorfsm.rendering import safe_repr
+from actorfsm.scheduler import NamedTimer, Settle, StateTimeoutFired, StateTimer, TimerFired
+from actorfsm.subscribers import (
     CurrentState,
-    Event,
-    Failure,
-    LogEntry,
-    Normal,
-    Reason,
-    Shutdown,
-    StateTimeout,
-    StopEvent,
     SubscribeTransitionCallBack,
     Transition,
     UnsubscribeTransitionCallBack,
 )
-from actorfsm.rendering import safe_repr
-from actorfsm.scheduler import NamedTimer, Settle, StateTimeoutFired, StateTimer, TimerFired
 
 S = TypeVar("S", bound=Hashable)
 D = TypeVar("D")
@@ -75,9 +69,6 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     ...); the initial state is entered when the actor starts, in its own thread.
     """
 
-    log_depth: ClassVar[int] = 0
-    """Length of the rolling event log; 0 turns it off (see :class:`~actorfsm.LoggingFSM`)."""
-
     debug_events: ClassVar[bool] = False
     """Trace every event, timer and transition at debug level (or set ``ACTORFSM_DEBUG=1``)."""
 
@@ -100,8 +91,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         self._current_timeout: float | None = None
         self._state_timer = StateTimer(self.actor_inbox)
         self._timers: dict[Hashable, NamedTimer] = {}
-        self._subscribers: list[Any] = []
-        self._watchers: list[Any] = []
+        self._subscribers = Listeners()
+        self._watchers = Listeners()
         self._postponed: list[Envelope[Any]] = []
 
         self._started = False
@@ -307,10 +298,13 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if timer.deadline is not None:
             timer.deadline = None  # a queued timeout of this generation is now dropped
         self._current_msg = message
-        self._busy_since = _monotonic()
+        self._busy_since = now = _monotonic()
         data = self._data
         if self._observed:
-            self._observe(message, data)
+            if self._log is not None:
+                self._log.record(self._state, data, message, now)
+            if self._trace:
+                self._trace_event(message, data)
         event: Event = _new_object(Event)
         _set_event(event, message)
         _set_data(event, data)
@@ -346,18 +340,15 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             self._fail(exc, message, reply_to)
         self._busy_since = None
 
-    def _observe(self, message: Any, data: Any) -> None:
-        """Record the event in the rolling log and the debug trace (when either is on)."""
-        if self._log is not None:
-            self._log.append(LogEntry(self._state, data, message, time.time()))
-        if self._trace:
-            log.debug(
-                "event_processed",
-                actor=str(self),
-                fsm_event=safe_repr(message),
-                state=safe_repr(self._state),
-                data=safe_repr(data),
-            )
+    def _trace_event(self, message: Any, data: Any) -> None:
+        """Debug tracing of one processed event (``debug_events`` or ``ACTORFSM_DEBUG=1``)."""
+        log.debug(
+            "event_processed",
+            actor=str(self),
+            fsm_event=safe_repr(message),
+            state=safe_repr(self._state),
+            data=safe_repr(data),
+        )
 
     def _handle_unhandled(self, event: Event) -> NextState:
         if self._unhandled is not None:
@@ -428,7 +419,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                 "transition", actor=str(self), old=safe_repr(old_state), new=safe_repr(next_state)
             )
         if self._subscribers:
-            self._publish(Transition(self.actor_ref, old_state, next_state))
+            transition = Transition(self.actor_ref, old_state, next_state)
+            self._warn_dead(self._subscribers.tell_all(transition))
         if self._postponed:
             postponed, self._postponed = self._postponed, []
             self.actor_inbox.queue.extendleft(reversed(postponed))  # type: ignore[attr-defined]
@@ -482,7 +474,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         return None
 
     def _rendered_log(self) -> list[str]:
-        return []
+        return [] if self._log is None else self._log.rendered()
 
     def _terminate(
         self, reason: Reason, reply_to: Any, reply: Any, exc: BaseException | None
@@ -515,8 +507,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         postponed, self._postponed = self._postponed, []
         for envelope in postponed:
             reject_envelope(envelope)
-        for watcher in self._watchers:
-            death_watch.notify(watcher, self.actor_ref, reason)
+        self._watchers.tell_all(death_watch.Terminated(self.actor_ref, reason))
         self._watchers.clear()
 
     def _run_hook(self, name: str, hook: Callable[..., object], *args: Any) -> None:
@@ -528,7 +519,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def _reject(self, envelope: Envelope[Any]) -> None:
         """Answer what reaches the mailbox after the FSM stopped."""
         message = envelope.message
-        if isinstance(message, death_watch.Watch):
+        if isinstance(message, death_watch.Watch) and message.watching:
             death_watch.notify(
                 message.watcher, self.actor_ref, death_watch.final_reason(self.actor_ref)
             )
@@ -589,40 +580,27 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         try:
             subscriber.tell(CurrentState(self.actor_ref, self._state))
         except ActorDeadError:
-            log.warning(
-                "transition_subscriber_dead", actor=str(self), subscriber=safe_repr(subscriber)
-            )
+            self._warn_dead([subscriber])
         else:
-            if subscriber not in self._subscribers:
-                self._subscribers.append(subscriber)
+            self._subscribers.add(subscriber)
         _answer(envelope)
 
     def _on_unsubscribe(self, envelope: Envelope[Any]) -> None:
-        subscriber = envelope.message.subscriber
-        if subscriber in self._subscribers:
-            self._subscribers.remove(subscriber)
+        self._subscribers.remove(envelope.message.subscriber)
         _answer(envelope)
 
-    def _publish(self, message: Any) -> None:
-        for subscriber in tuple(self._subscribers):
-            try:
-                subscriber.tell(message)
-            except ActorDeadError:
-                self._subscribers.remove(subscriber)
-                log.warning(
-                    "transition_subscriber_dead", actor=str(self), subscriber=safe_repr(subscriber)
-                )
+    def _warn_dead(self, subscribers: list[Any]) -> None:
+        for subscriber in subscribers:
+            log.warning(
+                "transition_subscriber_dead", actor=str(self), subscriber=safe_repr(subscriber)
+            )
 
     def _on_watch(self, envelope: Envelope[Any]) -> None:
-        watcher = envelope.message.watcher
-        if watcher not in self._watchers:
-            self._watchers.append(watcher)
-        _answer(envelope)
-
-    def _on_unwatch(self, envelope: Envelope[Any]) -> None:
-        watcher = envelope.message.watcher
-        if watcher in self._watchers:
-            self._watchers.remove(watcher)
+        request: death_watch.Watch = envelope.message
+        if request.watching:
+            self._watchers.add(request.watcher)
+        else:
+            self._watchers.remove(request.watcher)
         _answer(envelope)
 
     def _on_settle(self, envelope: Envelope[Any]) -> None:
@@ -644,7 +622,6 @@ _SYSTEM_MESSAGES: dict[type, Callable[[Any, Envelope[Any]], None]] = {
     SubscribeTransitionCallBack: FSM._on_subscribe,
     UnsubscribeTransitionCallBack: FSM._on_unsubscribe,
     death_watch.Watch: FSM._on_watch,
-    death_watch.Unwatch: FSM._on_unwatch,
     Settle: FSM._on_settle,
 }
 """Messages that are not events: they never reach handlers nor cancel the state timeout."""

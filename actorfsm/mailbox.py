@@ -40,15 +40,17 @@ class Mailbox:
     def put(self, envelope: Envelope[Any], /) -> None:
         """Enqueue ``envelope``; wake the consumer only if it sleeps."""
         self.queue.append(envelope)
-        if self._waiting:
-            with self._cond:
-                self._cond.notify()
-        if self._closed:
-            self.drain()
+        if self._waiting or self._closed:
+            self._after_put()
 
     def put_many(self, envelopes: list[Envelope[Any]]) -> None:
         """Enqueue ``envelopes`` in order with at most one wake-up."""
         self.queue.extend(envelopes)
+        if self._waiting or self._closed:
+            self._after_put()
+
+    def _after_put(self) -> None:
+        """Wake a sleeping consumer; answer what reached a closed mailbox."""
         if self._waiting:
             with self._cond:
                 self._cond.notify()

@@ -1,4 +1,4 @@
-"""The messages an FSM receives, reports and publishes.
+"""The messages an FSM's handlers receive and the reasons it stops for.
 
 All are small frozen dataclasses with ``__match_args__`` in field order, so
 handlers match them with class patterns (``case Event(StateTimeout(), data):``).
@@ -14,25 +14,47 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """What a ``when`` handler receives: the message and the FSM's current data."""
+    """What a ``when`` handler receives: the message and the FSM's current data.
+
+    Match both at once: ``case Event(Queue(obj), Todo() as todo):``.
+    """
 
     event: Any
     data: Any
 
 
 @dataclass(frozen=True, slots=True)
-class StateTimeout:
-    """Delivered when a state timeout expires with no other event in between."""
+class Marker:
+    """A message without fields; instances of one marker class are all equal.
+
+    Match them with class patterns: ``case StateTimeout():``. A bare name in a
+    ``case`` would be a capture pattern that matches anything.
+    """
 
 
-@dataclass(frozen=True, slots=True)
-class Normal:
+class StateTimeout(Marker):
+    """Delivered when a state timeout expires with no other event in between.
+
+    Any other event cancels the pending timeout before its handler runs.
+    """
+
+    __slots__ = ()
+
+
+class Normal(Marker):
     """Stop reason: the FSM stopped itself with ``stop()``."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
-class Shutdown:
-    """Stop reason: the FSM was stopped from outside (``ref.stop()``)."""
+
+class Shutdown(Marker):
+    """Stop reason: the FSM was stopped from outside.
+
+    ``ref.stop()`` and pykka's ``ActorRegistry.stop_all()`` both stop with it;
+    a supervisor treats it as a normal stop.
+    """
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,55 +74,6 @@ class StopEvent:
     reason: Reason
     state_name: Any
     state_data: Any
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeTransitionCallBack:
-    """Ask an FSM to send ``CurrentState`` now and ``Transition`` on every change."""
-
-    subscriber: Any
-
-
-@dataclass(frozen=True, slots=True)
-class UnsubscribeTransitionCallBack:
-    """End a ``SubscribeTransitionCallBack`` subscription."""
-
-    subscriber: Any
-
-
-@dataclass(frozen=True, slots=True)
-class CurrentState:
-    """Sent to a new transition subscriber: the state the FSM is in."""
-
-    fsm_ref: Any
-    state: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """Sent to transition subscribers on every real state change."""
-
-    fsm_ref: Any
-    from_state: Any
-    to_state: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Terminated:
-    """Sent to watchers when the watched FSM stops, for whatever reason."""
-
-    ref: Any
-    reason: Any
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One entry of a ``LoggingFSM``'s rolling log: what an event found on arrival."""
-
-    state_name: Any
-    state_data: Any
-    event: Any
-    at: float
 
 
 def normalise_reason(reason: Any) -> Reason:

@@ -17,7 +17,7 @@ import pykka
 from pykka._envelope import Envelope
 
 from actorfsm import death_watch
-from actorfsm.messages import Terminated
+from actorfsm.death_watch import Terminated
 from actorfsm.scheduler import Scheduler, Settle, VirtualScheduler, install
 
 T = TypeVar("T")

@@ -1,0 +1,86 @@
+"""``LoggingFSM``: an FSM with a rolling log of the last ``log_depth`` events.
+
+The log is what a failure report shows: the events leading up to the failure,
+oldest first, each with the state and data it found on arrival. It is a ring
+buffer allocated once when the actor is created; recording an entry stores one
+tuple and reuses the timestamp the engine already takes per event, so keeping
+the log costs little on the hot path. ``LogEntry`` objects are built when the
+log is read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic
+
+from actorfsm.fsm import FSM, D, S
+from actorfsm.rendering import safe_repr
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of the rolling log: what an event found on arrival, and when (wall clock)."""
+
+    state_name: Any
+    state_data: Any
+    event: Any
+    at: float
+
+
+class RollingLog:
+    """A fixed-size ring buffer of ``(state, data, event, monotonic time)`` tuples."""
+
+    __slots__ = ("_depth", "_entries", "_next", "_wall_offset")
+
+    def __init__(self, depth: int) -> None:
+        self._depth = depth
+        self._entries: list[tuple[Any, Any, Any, float] | None] = [None] * depth
+        self._next = 0
+        # Entries keep the engine's monotonic timestamp; converted to wall-clock on read.
+        self._wall_offset = time.time() - time.monotonic()
+
+    def record(self, state: Any, data: Any, event: Any, monotonic_at: float) -> None:
+        """Add an entry, overwriting the oldest once the log is full."""
+        index = self._next
+        self._entries[index] = (state, data, event, monotonic_at)
+        index += 1
+        self._next = 0 if index == self._depth else index
+
+    def entries(self) -> tuple[LogEntry, ...]:
+        """The entries, oldest first."""
+        ordered = self._entries[self._next :] + self._entries[: self._next]
+        offset = self._wall_offset
+        return tuple(
+            LogEntry(state, data, event, at + offset)
+            for state, data, event, at in (e for e in ordered if e is not None)
+        )
+
+    def rendered(self) -> list[str]:
+        """The entries as safe, bounded text (for failure reports), oldest first."""
+        return [
+            f"{entry.at:.3f} state={safe_repr(entry.state_name)} "
+            f"data={safe_repr(entry.state_data)} event={safe_repr(entry.event)}"
+            for entry in self.entries()
+        ]
+
+
+class LoggingFSM(FSM[S, D], Generic[S, D]):
+    """An FSM that keeps a rolling log of its last ``log_depth`` events (Akka's ``LoggingFSM``)."""
+
+    log_depth: ClassVar[int] = 0
+    """How many events the rolling log keeps; 0 (the default) turns it off."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        depth = cls.__dict__.get("log_depth", cls.log_depth)
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+            msg = f"{cls.__name__}.log_depth must be a non-negative int, got {depth!r}"
+            raise ValueError(msg)
+
+    def get_log(self) -> tuple[LogEntry, ...]:
+        """The rolling log, oldest first (empty when ``log_depth`` is 0)."""
+        return () if self._log is None else self._log.entries()
+
+    def _create_log(self) -> RollingLog | None:
+        return RollingLog(self.log_depth) if self.log_depth > 0 else None

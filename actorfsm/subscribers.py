@@ -1,0 +1,45 @@
+"""Transition subscribers: ``CurrentState`` at once, ``Transition`` on every state change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    """A request about ``subscriber``'s transition subscription."""
+
+    subscriber: Any
+
+
+class SubscribeTransitionCallBack(SubscriptionRequest):
+    """Ask an FSM to send ``CurrentState`` now and ``Transition`` on every change.
+
+    A subscriber that is dead, or dies later, is dropped with one warning.
+    """
+
+    __slots__ = ()
+
+
+class UnsubscribeTransitionCallBack(SubscriptionRequest):
+    """End a ``SubscribeTransitionCallBack`` subscription."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentState:
+    """Sent to a new transition subscriber: the state the FSM is in."""
+
+    fsm_ref: Any
+    state: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Sent to transition subscribers on every real state change."""
+
+    fsm_ref: Any
+    from_state: Any
+    to_state: Any
