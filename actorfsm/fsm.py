@@ -11,11 +11,13 @@ changes state, data and timeouts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Hashable
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import pykka
 import structlog
@@ -56,6 +58,40 @@ _monotonic = time.monotonic
 _new_object = object.__new__
 _set_event = Event.__dict__["event"].__set__
 _set_data = Event.__dict__["data"].__set__
+
+
+class SupervisionHooks(Protocol):
+    """How a supervisor takes part in a child FSM's failures (see :func:`supervised`).
+
+    All three are called in the child's own thread.
+    """
+
+    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
+        """Decide on a handler failure: ``True`` keeps the FSM running (the event is dropped)."""
+
+    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
+        """Take the failure report (``True``: handled, the child does not log it itself)."""
+
+    def forward(self, envelope: Envelope[Any]) -> None:
+        """Take a message that reached the stopped child, in arrival order."""
+
+
+_construction = threading.local()
+
+
+@contextlib.contextmanager
+def supervised(hooks: SupervisionHooks) -> Iterator[None]:
+    """Attach ``hooks`` to every FSM constructed in this thread inside the ``with`` block.
+
+    A supervisor starts its children this way, so the hooks are in place
+    before the child's thread runs.
+    """
+    previous = getattr(_construction, "hooks", None)
+    _construction.hooks = hooks
+    try:
+        yield
+    finally:
+        _construction.hooks = previous
 
 
 class FSMError(Exception):
@@ -113,7 +149,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
         self._observed = self._log is not None or self._trace
-        self._supervision: Any = None
+        self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
 
     # ------------------------------------------------------------------ DSL
 
@@ -265,7 +301,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
             self.on_start()
         except BaseException as exc:
-            self._fail(exc, None, None)
+            self._fail(exc, None, None, resumable=False)
             return False
         return True
 
@@ -443,10 +479,17 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     # ------------------------------------------------------------ stopping
 
-    def _fail(self, exc: BaseException, message: Any, reply_to: Any) -> None:
+    def _fail(
+        self, exc: BaseException, message: Any, reply_to: Any, *, resumable: bool = True
+    ) -> None:
         """A handler, hook or start-up raised: resume (if a supervisor says so) or stop."""
         supervision = self._supervision
-        if supervision is not None and not self._terminated and supervision.resume(self, exc):
+        if (
+            resumable
+            and supervision is not None
+            and not self._terminated
+            and supervision.resume(self, exc)
+        ):
             if reply_to is not None:
                 reply_to.set_exception((type(exc), exc, exc.__traceback__))
             self._arm_state_timeout(self._current_timeout)
@@ -496,17 +539,19 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         else:
             self._run_hook("on_stop", self.on_stop)
         ActorRegistry.unregister(self.actor_ref)
-        self.actor_stopped.set()
         death_watch.record_final_reason(self.actor_ref, reason)
+        # Postponed events were received first, then the mailbox; under a
+        # supervisor both go, in that order, to the child's next incarnation.
+        postponed, self._postponed = self._postponed, []
+        for envelope in postponed:
+            self._reject(envelope)
         self.actor_inbox.close(self._reject)  # type: ignore[attr-defined]
+        self.actor_stopped.set()
         if reply_to is not None:
             if exc is not None:
                 reply_to.set_exception((type(exc), exc, exc.__traceback__))
             else:
                 reply_to.set(reply)
-        postponed, self._postponed = self._postponed, []
-        for envelope in postponed:
-            reject_envelope(envelope)
         self._watchers.tell_all(death_watch.Terminated(self.actor_ref, reason))
         self._watchers.clear()
 
@@ -517,8 +562,10 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             log.exception("hook_failed", hook=name, actor=str(self))
 
     def _reject(self, envelope: Envelope[Any]) -> None:
-        """Answer what reaches the mailbox after the FSM stopped."""
+        """Answer what reaches the mailbox after the FSM stopped (or hand it to a supervisor)."""
         message = envelope.message
+        if isinstance(message, TimerFired | StateTimeoutFired):
+            return  # this incarnation's timers died with it
         if isinstance(message, death_watch.Watch) and message.watching:
             death_watch.notify(
                 message.watcher, self.actor_ref, death_watch.final_reason(self.actor_ref)
@@ -527,6 +574,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             envelope.reply_to.set(None)
         elif isinstance(message, Settle):
             message.future.set_result(None)
+        elif self._supervision is not None:
+            self._supervision.forward(envelope)
         else:
             reject_envelope(envelope)
 

@@ -28,7 +28,7 @@ RejectFn = Callable[[Envelope[Any]], None]
 class Mailbox:
     """The inbox of one FSM; implements pykka's ``ActorInbox`` protocol."""
 
-    __slots__ = ("_closed", "_cond", "_reject", "_waiting", "queue")
+    __slots__ = ("_closed", "_cond", "_drain_lock", "_reject", "_waiting", "queue")
 
     def __init__(self) -> None:
         self.queue: deque[Envelope[Any]] = deque()
@@ -36,6 +36,7 @@ class Mailbox:
         self._waiting = False
         self._closed = False
         self._reject: RejectFn = reject_envelope
+        self._drain_lock = threading.Lock()
 
     def put(self, envelope: Envelope[Any], /) -> None:
         """Enqueue ``envelope``; wake the consumer only if it sleeps."""
@@ -84,14 +85,11 @@ class Mailbox:
         self.drain()
 
     def drain(self) -> None:
-        """Reject everything queued (after ``close``)."""
+        """Reject everything queued (after ``close``), in order even when several threads drain."""
         queue = self.queue
-        while True:
-            try:
-                envelope = queue.popleft()
-            except IndexError:
-                return
-            self._reject(envelope)
+        with self._drain_lock:
+            while queue:
+                self._reject(queue.popleft())
 
 
 def reject_envelope(envelope: Envelope[Any]) -> None:
