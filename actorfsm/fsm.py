@@ -26,7 +26,7 @@ from pykka._envelope import Envelope
 from pykka._introspection import get_attr_directly
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
 
-from actorfsm import death_watch
+from actorfsm import death_watch, stuck
 from actorfsm.dsl import STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.listeners import Listeners
@@ -111,6 +111,15 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     handler_warn_after: ClassVar[float | None] = 1.0
     """Report a handler still running after this many seconds; ``None`` turns it off."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        limit = cls.handler_warn_after
+        if limit is not None and (
+            not isinstance(limit, int | float) or isinstance(limit, bool) or not limit > 0
+        ):
+            msg = f"{cls.__name__}.handler_warn_after must be seconds > 0 or None, got {limit!r}"
+            raise ValueError(msg)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._handlers: dict[Any, list[Handler]] = {}
@@ -139,6 +148,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         # detection and introspection): the hot path's only bookkeeping.
         self._current_msg: Any = None
         self._busy_since: float | None = None
+        self._stuck_since: float | None = None  # set by the stuck-handler watcher
+        self._thread_ident: int | None = None
 
         # Metrics: per-state entries and time, observed transitions.
         self._entered_at = 0.0
@@ -148,7 +159,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
-        self._observed = self._log is not None or self._trace
+        self._observe: Callable[[Any, Any, Any, float], None] | None = self._observer()
         self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
 
     # ------------------------------------------------------------------ DSL
@@ -285,6 +296,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def _setup(self) -> bool:
         self._started = True
         self._running = True
+        self._thread_ident = threading.get_ident()
+        if self.handler_warn_after is not None:
+            stuck.watcher.register(self)
         try:
             if self._initial is None:
                 msg = f"{type(self).__name__} never called start_with()"
@@ -299,7 +313,10 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             for timer in self._timers.values():
                 timer.start()
             self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
+            self._current_msg = "<on_start>"
+            self._busy_since = _monotonic()
             self.on_start()
+            self._busy_since = None
         except BaseException as exc:
             self._fail(exc, None, None, resumable=False)
             return False
@@ -336,11 +353,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         self._current_msg = message
         self._busy_since = now = _monotonic()
         data = self._data
-        if self._observed:
-            if self._log is not None:
-                self._log.record(self._state, data, message, now)
-            if self._trace:
-                self._trace_event(message, data)
+        observe = self._observe
+        if observe is not None:
+            observe(self._state, data, message, now)
         event: Event = _new_object(Event)
         _set_event(event, message)
         _set_data(event, data)
@@ -375,14 +390,28 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         except BaseException as exc:
             self._fail(exc, message, reply_to)
         self._busy_since = None
+        if self._stuck_since is not None:
+            stuck.watcher.returned(self, _monotonic())
 
-    def _trace_event(self, message: Any, data: Any) -> None:
+    def _observer(self) -> Callable[[Any, Any, Any, float], None] | None:
+        """What watches each event: the rolling log, the debug trace, both, or nothing.
+
+        One pre-bound callable (the log's own ``record`` when only the log is
+        on), so the hot path pays a single check when nothing watches.
+        """
+        if not self._trace:
+            return None if self._log is None else self._log.record
+        return self._trace_event
+
+    def _trace_event(self, state: Any, data: Any, message: Any, now: float) -> None:
         """Debug tracing of one processed event (``debug_events`` or ``ACTORFSM_DEBUG=1``)."""
+        if self._log is not None:
+            self._log.record(state, data, message, now)
         log.debug(
             "event_processed",
             actor=str(self),
             fsm_event=safe_repr(message),
-            state=safe_repr(self._state),
+            state=safe_repr(state),
             data=safe_repr(data),
         )
 
@@ -527,7 +556,6 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             return
         self._terminated = True
         self._running = False
-        self._busy_since = None
         self._cancel_all_timers()
         stop_event = StopEvent(reason, self._state, self._data)
         handler = self._termination_handler
@@ -538,6 +566,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             self._run_hook("on_failure", self.on_failure, type(cause), cause, cause.__traceback__)
         else:
             self._run_hook("on_stop", self.on_stop)
+        stuck.watcher.unregister(self)
         ActorRegistry.unregister(self.actor_ref)
         death_watch.record_final_reason(self.actor_ref, reason)
         # Postponed events were received first, then the mailbox; under a
@@ -556,10 +585,13 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         self._watchers.clear()
 
     def _run_hook(self, name: str, hook: Callable[..., object], *args: Any) -> None:
+        self._current_msg = f"<{name}>"
+        self._busy_since = _monotonic()
         try:
             hook(*args)
         except Exception:
             log.exception("hook_failed", hook=name, actor=str(self))
+        self._busy_since = None
 
     def _reject(self, envelope: Envelope[Any]) -> None:
         """Answer what reaches the mailbox after the FSM stopped (or hand it to a supervisor)."""
@@ -605,6 +637,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def _on_proxy(self, envelope: Envelope[Any]) -> None:
         """Serve a pykka proxy call or attribute access (not an FSM event)."""
         message = envelope.message
+        self._current_msg = message
+        self._busy_since = _monotonic()
         try:
             if isinstance(message, ProxyCall):
                 callee = get_attr_directly(self, message.attr_path)
@@ -616,11 +650,13 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                 setattr(parent, message.attr_path[-1], message.value)
                 result = None
         except Exception as exc:
+            self._busy_since = None
             if envelope.reply_to is not None:
                 envelope.reply_to.set_exception(sys.exc_info())
             else:
                 self._fail(exc, message, None)
             return
+        self._busy_since = None
         if envelope.reply_to is not None:
             envelope.reply_to.set(result)
 

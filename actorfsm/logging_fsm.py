@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic
 
 from actorfsm.fsm import FSM, D, S
@@ -31,11 +32,11 @@ class LogEntry:
 class RollingLog:
     """A fixed-size ring buffer of ``(state, data, event, monotonic time)`` tuples."""
 
-    __slots__ = ("_depth", "_entries", "_next", "_wall_offset")
+    __slots__ = ("_entries", "_next", "_successor", "_wall_offset")
 
     def __init__(self, depth: int) -> None:
-        self._depth = depth
         self._entries: list[tuple[Any, Any, Any, float] | None] = [None] * depth
+        self._successor = [*range(1, depth), 0]  # the slot after each one, wrapping
         self._next = 0
         # Entries keep the engine's monotonic timestamp; converted to wall-clock on read.
         self._wall_offset = time.time() - time.monotonic()
@@ -44,8 +45,7 @@ class RollingLog:
         """Add an entry, overwriting the oldest once the log is full."""
         index = self._next
         self._entries[index] = (state, data, event, monotonic_at)
-        index += 1
-        self._next = 0 if index == self._depth else index
+        self._next = self._successor[index]
 
     def entries(self) -> tuple[LogEntry, ...]:
         """The entries, oldest first."""
@@ -59,7 +59,8 @@ class RollingLog:
     def rendered(self) -> list[str]:
         """The entries as safe, bounded text (for failure reports), oldest first."""
         return [
-            f"{entry.at:.3f} state={safe_repr(entry.state_name)} "
+            f"{datetime.fromtimestamp(entry.at, UTC).isoformat(timespec='milliseconds')} "
+            f"state={safe_repr(entry.state_name)} "
             f"data={safe_repr(entry.state_data)} event={safe_repr(entry.event)}"
             for entry in self.entries()
         ]

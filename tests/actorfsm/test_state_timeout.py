@@ -210,6 +210,7 @@ def test_state_timeout_never_arrives_after_an_intervening_event(
 ) -> None:
     ref = Timed.start(probe.ref)
     ref.tell("wait")
+    settle(ref)
     gate = threading.Event()
     blocked = ref.proxy().block(gate)  # holds the actor; not an event
     ref.tell("stay")  # queued before the timeout fires

@@ -23,7 +23,8 @@ class Timers(FSM[S, None]):
     def __init__(self, probe: Any, debug: bool = False) -> None:
         super().__init__()
         self.probe = probe
-        self._trace = self._observed = debug
+        self._trace = debug
+        self._observe = self._observer()
         self.start_with(S.ON, None)
         self.when(S.ON, self.on)
         self.on_termination(self.terminated)
