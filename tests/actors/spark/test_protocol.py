@@ -245,16 +245,7 @@ def test_malformed_list_items_of_ids_and_discoveries_are_protocol_errors() -> No
     assert (bad_id.request, bad_discovery.request) == (ids, found)
 
 
-@given(
-    msg_id=st.integers(0, 0xFFFF),
-    obj=st.builds(
-        SparkObject,
-        object_id=st.integers(0, 0xFFFF),
-        groups=st.integers(0, 0xFF),
-        object_type=st.integers(0, 0xFFFF),
-        data=st.binary(max_size=64),
-    ),
-)
+@given(msg_id=st.integers(0, 0xFFFF), obj=st.from_type(SparkObject))
 @settings(parent=settings.get_profile("spark-properties"))
 def test_any_object_round_trips_through_write_and_its_reply(msg_id: int, obj: SparkObject) -> None:
     text = encode_request(msg_id, WriteObject(obj))

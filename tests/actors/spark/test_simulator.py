@@ -8,6 +8,7 @@ that something does *not* arrive read for a fixed quiet period.
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def reply_object(response: Response | ProtocolError) -> SparkObject:
     return response.reply.obj
 
 
-def ticks_of(response: Response) -> TicksData:
+def ticks_of(response: Response | ProtocolError) -> TicksData:
     ticks = TicksData.decode(reply_object(response).data)
     assert isinstance(ticks, TicksData)
     return ticks
@@ -265,33 +266,30 @@ def test_a_restart_starts_millis_since_boot_over() -> None:
     )
 
 
-def test_reboot_answers_then_restarts_keeping_stored_objects(
+@pytest.mark.parametrize(
+    ("command", "reset_data", "stored"),
+    [
+        (Reboot(), "CBOX_RESET", (SparkObject(100, 0x01, 302, b"\x10\x20"),)),
+        (FactoryReset(), "CBOX_FACTORY_RESET", ()),
+    ],
+)
+def test_reboot_and_factory_reset_answer_then_restart(
     connect: Callable[[], Client],
+    command: Request,
+    reset_data: str,
+    stored: tuple[SparkObject, ...],
 ) -> None:
+    """The reply gets out, then the connection drops; a factory reset also erases storage."""
     client = connect()
     client.handshake()
     reply_object(client.request(CreateObject(SENSOR)))
-    assert client.request(Reboot()).reply == Ack()
+    assert client.request(command).reply == Ack()
     client.wait_until_disconnected()
 
     again = connect()
     handshake = again.handshake()
-    assert (handshake.reset_reason, handshake.reset_data) == ("USER", "CBOX_RESET")
-    assert again.request(ListStoredObjects()).reply == ObjectListReply(
-        (SparkObject(100, 0x01, 302, b"\x10\x20"),)
-    )
-
-
-def test_factory_reset_erases_stored_objects(connect: Callable[[], Client]) -> None:
-    client = connect()
-    client.handshake()
-    reply_object(client.request(CreateObject(SENSOR)))
-    assert client.request(FactoryReset()).reply == Ack()
-    client.wait_until_disconnected()
-
-    again = connect()
-    assert again.handshake().reset_data == "CBOX_FACTORY_RESET"
-    assert again.request(ListStoredObjects()).reply == ObjectListReply(())
+    assert (handshake.reset_reason, handshake.reset_data) == ("USER", reset_data)
+    assert again.request(ListStoredObjects()).reply == ObjectListReply(stored)
 
 
 # --- faults ----------------------------------------------------------------
@@ -448,40 +446,52 @@ def test_bad_fault_specs_are_refused(spec: str) -> None:
 
 
 @pytest.fixture
-def program() -> Iterator[subprocess.Popen[str]]:
-    """``python -m actors.spark.simulator`` on a free port and a pty, silent at start."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "actors.spark.simulator"),
-            *("--tcp", "127.0.0.1:0", "--pty"),
-            *("--device-id", "AABBCCDDEEFF001122334455", "--firmware-version", "1234abcd0"),
-            *("--fault", "silent", "--log-level", "debug"),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-    process.communicate(timeout=10)
+def run_program() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``python -m actors.spark.simulator`` with arguments; killed afterwards if running."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def run(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "actors.spark.simulator", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        processes.append(process)
+        return process
+
+    yield run
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def listening(process: subprocess.Popen[str]) -> dict[str, str]:
+    """Read the program's first line: where it listens, as {"tcp": ..., "pty": ...}."""
+    assert process.stdout is not None
+    first = process.stdout.readline().split()
+    assert first[:2] == ["spark-sim", "listening:"]
+    return dict(part.split("=", 1) for part in first[2:])
 
 
 def test_the_program_prints_where_it_listens_takes_faults_on_stdin_and_stops_on_ctrl_c(
-    program: subprocess.Popen[str], open_client: Callable[[str], Client]
+    run_program: Callable[..., subprocess.Popen[str]], open_client: Callable[[str], Client]
 ) -> None:
-    assert program.stdout is not None
-    assert program.stdin is not None
-    first = program.stdout.readline().split()
-    assert first[:2] == ["spark-sim", "listening:"]
-    where = dict(part.split("=", 1) for part in first[2:])
+    program = run_program(
+        *("--tcp", "127.0.0.1:0", "--pty"),
+        *("--device-id", "AABBCCDDEEFF001122334455", "--firmware-version", "1234abcd0"),
+        *("--fault", "silent", "--log-level", "debug"),
+    )
+    where = listening(program)
     assert set(where) == {"tcp", "pty"}
 
     tcp = open_client("socket://" + where["tcp"])
     tcp.send(Noop())
     assert tcp.quiet_for() == []  # --fault silent
+    assert program.stdin is not None
     program.stdin.write("clear\n")
     program.stdin.flush()
     answer = None
@@ -503,3 +513,17 @@ def test_the_program_prints_where_it_listens_takes_faults_on_stdin_and_stops_on_
     assert "request_served" in log
     assert "Traceback" not in log
     assert not os.path.exists(where["pty"])
+
+
+def test_the_program_with_only_a_pty_does_not_listen_on_tcp_and_stops_on_sigterm(
+    run_program: Callable[..., subprocess.Popen[str]],
+    open_client: Callable[[str], Client],
+    tmp_path: pathlib.Path,
+) -> None:
+    link = tmp_path / "spark"
+    program = run_program("--pty", str(link))
+    assert listening(program) == {"pty": str(link)}
+    assert open_client(str(link)).handshake() == DEFAULT_HANDSHAKE
+    program.send_signal(signal.SIGTERM)
+    assert program.wait(timeout=10) == 0
+    assert not link.exists()

@@ -3,7 +3,8 @@
 The properties run with the ``spark-properties`` hypothesis profile: 1,000
 examples each by default; set ``ACTORFSM_HYPOTHESIS_EXAMPLES=10000`` (or more)
 for a deeper run, e.g.
-``ACTORFSM_HYPOTHESIS_EXAMPLES=10000 pytest tests/actors/spark/test_stream_parser.py``.
+``ACTORFSM_HYPOTHESIS_EXAMPLES=10000 pytest tests/actors/spark/test_stream_parser.py``
+(about two minutes; each property's timeout grows with the count).
 """
 
 from __future__ import annotations
@@ -220,13 +221,7 @@ def test_any_split_of_a_valid_stream_parses_to_the_same_events_and_data(
     ] == annotations
 
 
-OBJECTS = st.builds(
-    SparkObject,
-    object_id=st.integers(0, 0xFFFF),
-    groups=st.integers(0, 0xFF),
-    object_type=st.integers(0, 0xFFFF),
-    data=st.binary(max_size=12),
-)
+OBJECTS = st.from_type(SparkObject)
 
 
 @st.composite

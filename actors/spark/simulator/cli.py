@@ -1,0 +1,161 @@
+"""``spark-sim``: the simulator as a command-line program.
+
+It prints where it listens on its first line (stdout), logs to stderr (each
+request served at debug level), and reads fault specs from stdin while it runs:
+one per line, as ``--fault`` takes them, or ``clear``. Ctrl-C (or SIGTERM)
+stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from types import FrameType
+
+import structlog
+
+from actors.spark.simulator.faults import Fault, FaultKind
+from actors.spark.simulator.firmware import DEFAULT_HANDSHAKE, check_device_id
+from actors.spark.simulator.server import DEFAULT_TCP, Simulator
+
+_log = structlog.get_logger(__name__)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _fault(text: str) -> Fault:
+    try:
+        return Fault.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _device_id(text: str) -> str:
+    try:
+        return check_device_id(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    default_tcp = f"{DEFAULT_TCP[0]}:{DEFAULT_TCP[1]}"
+    parser = argparse.ArgumentParser(
+        prog="spark-sim",
+        description="A simulated Brewblox Spark controller (Controlbox v1) on TCP and/or a pty.",
+        epilog=(
+            "Faults: " + ", ".join(kind.value for kind in FaultKind) + ". While it runs, "
+            "type a fault spec or 'clear' on stdin."
+        ),
+    )
+    parser.add_argument(
+        "--tcp",
+        nargs="?",
+        const=default_tcp,
+        type=_host_port,
+        metavar="HOST:PORT",
+        help=f"listen on TCP (default {default_tcp}; port 0 = any free port). "
+        "The default transport when --pty is not given.",
+    )
+    parser.add_argument(
+        "--pty",
+        nargs="?",
+        const="",
+        metavar="LINK",
+        help="serve on a pseudo-terminal, reachable at LINK (default: a temporary path)",
+    )
+    parser.add_argument("--device-id", type=_device_id, help="24 hex digits")
+    parser.add_argument("--firmware-version")
+    parser.add_argument("--proto-version")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="KIND[=ARG]",
+        help="inject a fault at start (repeatable), e.g. silent, delay=250, cbox-error=0x43",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="debug shows every request served",
+    )
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    )
+
+
+def _read_commands(simulator: Simulator) -> None:
+    """Apply the fault specs typed on stdin until it closes."""
+    for line in sys.stdin:
+        command = line.strip()
+        if not command:
+            continue
+        try:
+            if command == "clear":
+                simulator.clear_faults()
+            else:
+                simulator.inject(Fault.parse(command))
+        except (ValueError, RuntimeError) as error:
+            _log.error("command_refused", command=command, error=str(error))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the simulator until Ctrl-C or SIGTERM."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    identity = ("device_id", "firmware_version", "proto_version")
+    overrides = {name: getattr(args, name) for name in identity if getattr(args, name) is not None}
+    handshake = replace(DEFAULT_HANDSHAKE, **overrides)
+    tcp: tuple[str, int] | None = args.tcp
+    if tcp is None and args.pty is None:
+        tcp = DEFAULT_TCP
+    simulator = Simulator(
+        tcp=tcp, pty=args.pty is not None, pty_link=args.pty or None, handshake=handshake
+    )
+    try:
+        simulator.start()
+    except OSError as error:
+        sys.exit(f"spark-sim: cannot start: {error}")
+    stopped = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        where = []
+        if tcp is not None:
+            host, port = simulator.tcp_address
+            where.append(f"tcp={host}:{port}")
+        if args.pty is not None:
+            where.append(f"pty={simulator.pty_path}")
+        print("spark-sim listening:", " ".join(where), flush=True)
+        for fault in args.fault:
+            simulator.inject(fault)
+        threading.Thread(target=_read_commands, args=(simulator,), daemon=True).start()
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
