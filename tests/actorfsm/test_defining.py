@@ -289,3 +289,29 @@ def test_on_start_hook_runs_in_actor_after_initial_state(probe: Probe) -> None:
 
     Hooked.start(probe.ref)
     probe.expect_msg(("started in", S.B))
+
+
+def test_on_transition_may_start_timers_and_replace_when_unhandled(probe: Probe) -> None:
+    class Rewiring(Machine):
+        def __init__(self, probe: Any) -> None:
+            super().__init__(probe)
+            self.on_transition(self.rewire)
+
+        def rewire(self, from_state: S, to_state: S) -> None:
+            self.start_single_timer("entered", ("timer in", to_state), 0.01)
+            self.when_unhandled(self.report_unhandled)
+
+        def report_unhandled(self, event: Event) -> Any:
+            self.probe.tell(("unhandled in", self.state_name, event.event))
+            return stay()
+
+    ref = Rewiring.start(probe.ref)
+    ref.tell(Go(S.B))
+    probe.expect_msg(("transition", S.A, S.B, 0, 1))
+    probe.expect_msg(("unhandled in", S.B, ("timer in", S.B)), timeout=2)
+
+
+def test_an_ask_that_leads_to_stop_without_reply_gets_none(probe: Probe) -> None:
+    ref = Machine.start(probe.ref)
+    assert ref.ask("stop") is None
+    probe.expect_msg(StopEvent(Normal(), S.A, 0))

@@ -243,3 +243,21 @@ def test_bad_timeouts_are_value_errors_at_the_call(bad: object) -> None:
         stay().for_max(bad)
     with pytest.raises(ValueError):
         fsm.start_with(S.IDLE, None, timeout=bad)
+
+
+def test_initialize_re_arms_the_current_state_timeout(
+    probe: Probe, virtual_clock: VirtualClock
+) -> None:
+    class Reinitialised(Timed):
+        def reinit(self) -> None:
+            self.initialize()
+
+    ref = Reinitialised.start(probe.ref)
+    ref.tell("wait")
+    settle(ref)
+    virtual_clock.advance(0.8)
+    ref.proxy().reinit().get()  # a proxy call: not an event, but it re-arms
+    virtual_clock.advance(0.8)
+    probe.expect_no_msg(0.05)
+    virtual_clock.advance(0.3)
+    probe.expect_msg((StateTimeout(), False))
