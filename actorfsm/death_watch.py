@@ -11,7 +11,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pykka import ActorDeadError, ActorRef
+from pykka import ActorDeadError
 
 # The final reason of each stopped FSM, kept as long as anybody holds its ref.
 _final_reasons: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -48,10 +48,12 @@ def notify(watcher: Any, ref: Any, reason: Any) -> None:
         watcher.tell(Terminated(ref, reason))
 
 
-def watch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
+def watch(watcher_ref: Any, target_ref: Any) -> None:
     """Make ``target_ref`` send ``Terminated(target_ref, reason)`` to ``watcher_ref`` when it stops.
 
-    If the target is already dead, ``Terminated`` is sent at once.
+    ``target_ref`` is an FSM's ``ActorRef`` or a supervisor's ``ChildRef``
+    (anything with ``tell``). If the target is already dead, ``Terminated``
+    is sent at once.
     """
     try:
         target_ref.tell(Watch(watcher_ref, True))
@@ -59,7 +61,7 @@ def watch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
         notify(watcher_ref, target_ref, final_reason(target_ref))
 
 
-def unwatch(watcher_ref: Any, target_ref: ActorRef[Any]) -> None:
+def unwatch(watcher_ref: Any, target_ref: Any) -> None:
     """Stop watching ``target_ref`` (no effect if it is dead or was not watched)."""
     with contextlib.suppress(ActorDeadError):
         target_ref.tell(Watch(watcher_ref, False))

@@ -212,6 +212,15 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             self._arm_state_timeout(self._current_timeout)
 
     @property
+    def supervision_hooks(self) -> SupervisionHooks | None:
+        """The hooks this FSM was constructed under (``None``: not supervised)."""
+        return self._supervision
+
+    def tell_subscribers(self, message: Any) -> None:
+        """Tell every transition subscriber ``message``; dead ones are dropped with a warning."""
+        self._warn_dead(self._subscribers.tell_all(message))
+
+    @property
     def state_name(self) -> S:
         """The current state."""
         return self._state  # type: ignore[no-any-return]
@@ -484,8 +493,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                 "transition", actor=str(self), old=safe_repr(old_state), new=safe_repr(next_state)
             )
         if self._subscribers:
-            transition = Transition(self.actor_ref, old_state, next_state)
-            self._warn_dead(self._subscribers.tell_all(transition))
+            self.tell_subscribers(Transition(self.actor_ref, old_state, next_state))
         if self._postponed:
             postponed, self._postponed = self._postponed, []
             self.actor_inbox.queue.extendleft(reversed(postponed))  # type: ignore[attr-defined]
@@ -519,6 +527,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             and not self._terminated
             and supervision.resume(self, exc)
         ):
+            self._report_failure(exc, message)  # a resumed failure is reported once too
             if reply_to is not None:
                 reply_to.set_exception((type(exc), exc, exc.__traceback__))
             self._arm_state_timeout(self._current_timeout)

@@ -35,9 +35,15 @@ def configure(format: Format | None = None, level: int | str = "info") -> None:
         structlog.processors.StackInfoRenderer(),
     ]
     if format == "console":
-        processors.append(structlog.dev.ConsoleRenderer())
+        processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     elif format == "json":
-        processors += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        # Tracebacks as data, without each frame's local variables (noisy, and
+        # they may hold secrets).
+        no_locals = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        processors += [
+            structlog.processors.ExceptionRenderer(no_locals),
+            structlog.processors.JSONRenderer(),
+        ]
     else:
         msg = f"unknown log format {format!r}; use 'console' or 'json'"
         raise ValueError(msg)

@@ -88,13 +88,11 @@ class Probe:
         text = f"Probe: expected no message for {duration} s, got {received!r}"
         raise AssertionError(text)
 
-    def watch(self, ref: pykka.ActorRef[Any]) -> None:
+    def watch(self, ref: Any) -> None:
         """Have ``ref`` send this probe ``Terminated`` when it stops (death watch)."""
         death_watch.watch(self.ref, ref)
 
-    def expect_terminated(
-        self, ref: pykka.ActorRef[Any], timeout: float = DEFAULT_TIMEOUT
-    ) -> Terminated:
+    def expect_terminated(self, ref: Any, timeout: float = DEFAULT_TIMEOUT) -> Terminated:
         """Return the next message; fail unless it is ``Terminated`` for ``ref``."""
         received = self.expect_msg_type(Terminated, timeout)
         if received.ref is not ref:

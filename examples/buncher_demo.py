@@ -23,7 +23,7 @@ class Printer(pykka.ThreadingActor):
 
 
 def main() -> None:
-    configure()
+    configure(format="console")
     print("Buncher demo: Queue(...) messages are batched until Flush or 0.3 s of quiet.")
     batches: queue.Queue[Batch] = queue.Queue()
     printer = Printer.start(batches)

@@ -10,28 +10,20 @@ import pykka
 import pytest
 from structlog.testing import capture_logs
 
-from actorfsm import FSM, Event, Failure, stay
-from actorfsm.supervision import (
-    Backoff,
-    ChildRef,
-    ChildSpec,
-    GetChild,
-    OneForOne,
-    Supervisor,
-    Terminated,
-    unwatch,
-)
+from actorfsm import FSM, Event, Failure, Terminated, stay, unwatch
+from actorfsm.child_ref import ChildRef
+from actorfsm.supervision import Backoff, ChildSpec, GetChild, OneForOne, Supervisor
 from actorfsm.testing import Probe, VirtualClock
 
 pytestmark = pytest.mark.timeout(30)
 
 
 class S(enum.Enum):
-    UP = 1
+    RECORDING = 1
 
 
 class Boom(Exception):
-    pass
+    """The failure the plan asks for."""
 
 
 class Plan:
@@ -51,8 +43,8 @@ class Recorder(FSM[S, None]):
         super().__init__()
         self.plan = plan
         self.mine: list[Any] = []
-        self.start_with(S.UP, None)
-        self.when(S.UP, self.up)
+        self.start_with(S.RECORDING, None)
+        self.when(S.RECORDING, self.up)
 
     def on_start(self) -> None:
         self.plan.starts += 1

@@ -41,3 +41,16 @@ def test_bad_format_or_level_is_a_value_error() -> None:
         configure(format="xml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="level"):
         configure(level="loud")
+
+
+def test_json_tracebacks_carry_no_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    configure(format="json")
+    secret = "hunter2"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structlog.get_logger("test").exception("failed")
+    del secret
+    record = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert record["exception"][0]["exc_type"] == "ValueError"
+    assert "hunter2" not in json.dumps(record)
