@@ -1,0 +1,442 @@
+"""The Commander: sends requests to the controller and matches its answers to them.
+
+It owns the :class:`~actors.spark.protocol.StreamParser` for the bytes the
+Connection forwards, assigns msgIds (unique among the commands in flight),
+writes each request through the Connection and matches each response line to
+its command by the echoed request text. Events (handshake, setup mode, cbox
+errors) go to the subscribers registered with :class:`SubscribeEvents`.
+
+States follow the phase, which the Commander learns by subscribing to the
+PhaseTracker: OFFLINE (DISCONNECTED), LINKED (CONNECTED or ACKNOWLEDGED: only
+the Synchronizer's *internal* commands go out) and READY (SYNCHRONIZED: all
+go out). A command that may not go out yet is stashed with its own deadline
+and sent when the phase allows it, or fails with ``NotConnected`` at its
+timeout. A sent command fails with ``CommandTimeout`` when no answer comes
+within its timeout, with ``ProtocolFault`` at once when its answer breaks the
+protocol, and with ``ConnectionLost`` when the link drops.
+
+Replies: :class:`Execute` carries ``reply_to``, either a pykka ``Future``
+(what the client API waits on; the Commander sets its value, or its exception
+to a :class:`~actors.spark.errors.SparkError`) or an actor ref, which is told
+:class:`CommandDone` (how actors such as the Synchronizer get answers without
+blocking). An ``ask`` could not carry the answer: it arrives in a later
+message than the request.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+import pykka
+import structlog
+
+from actorfsm import (
+    FSM,
+    CurrentState,
+    Event,
+    NextState,
+    StopEvent,
+    SubscribeTransitionCallBack,
+    Transition,
+    goto,
+    stay,
+)
+from actors.spark.config import ConnectorConfig
+from actors.spark.connection import Listen, Write
+from actors.spark.errors import (
+    CommandFailed,
+    CommandTimeout,
+    ConnectionLost,
+    IncompatibleFirmware,
+    NotConnected,
+    ProtocolFault,
+    SparkError,
+)
+from actors.spark.phase import Phase
+from actors.spark.protocol import (
+    DataLine,
+    Errcode,
+    EventAnnotation,
+    LogAnnotation,
+    ProtocolError,
+    Reply,
+    Request,
+    Response,
+    StreamParser,
+    decode_event,
+    decode_response,
+    encode_request,
+    next_msg_id,
+)
+from actors.spark.reader import Received
+
+log = structlog.get_logger("actors.spark.commander")
+
+
+class CommanderState(enum.Enum):
+    """Which commands may go out now (follows the phase)."""
+
+    OFFLINE = enum.auto()
+    LINKED = enum.auto()
+    READY = enum.auto()
+
+
+_STATE_OF_PHASE = {
+    Phase.DISCONNECTED: CommanderState.OFFLINE,
+    Phase.CONNECTED: CommanderState.LINKED,
+    Phase.ACKNOWLEDGED: CommanderState.LINKED,
+    Phase.SYNCHRONIZED: CommanderState.READY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Received: run ``request`` and answer ``reply_to`` (a pykka Future or an actor ref).
+
+    ``timeout`` (default: the config's ``command_timeout``) bounds both the
+    wait for the phase and the wait for the answer. ``internal`` commands (the
+    Synchronizer's) may go out from CONNECTED on; others wait for
+    SYNCHRONIZED. ``tag`` comes back in :class:`CommandDone`.
+    """
+
+    request: Request
+    reply_to: Any
+    timeout: float | None = None
+    internal: bool = False
+    tag: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone:
+    """Told to an actor ``reply_to``: the reply, or the error (exactly one is not None)."""
+
+    tag: Any
+    request: Request
+    reply: Reply | None
+    error: SparkError | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeEvents:
+    """Received: tell ``ref`` every controller event (Handshake, SetupMode, ...) from now on."""
+
+    ref: Any
+
+
+@dataclass(frozen=True, slots=True)
+class WatchTimeouts:
+    """Received: tell ``ref`` :class:`CommandTimedOut` whenever a sent command times out."""
+
+    ref: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CommandTimedOut:
+    """Told to timeout watchers (the Watchdog): a sent command got no answer in time."""
+
+    request: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incompatible:
+    """Received from the Synchronizer: the controller failed the firmware check; why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """Timer: the sent command ``msg_id`` got no answer in time."""
+
+    msg_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitExpired:
+    """Timer: the stashed command ``token`` was not sent in time."""
+
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A command in flight: its msgId, the request text the answer will echo, and the command."""
+
+    msg_id: int
+    echo: str
+    execute: Execute
+
+
+def _frozen(mapping: Mapping[int, Any]) -> Mapping[int, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandData:
+    """The Commander's data: commands in flight (by msgId) and stashed (by token, in order).
+
+    ``generation`` is the link whose bytes the parser holds; ``bad_lines``
+    counts the current streak of lines that match no command.
+    """
+
+    msg_id: int = 0
+    pending: Mapping[int, Pending] = field(default_factory=lambda: _frozen({}))
+    waiting: Mapping[int, Execute] = field(default_factory=lambda: _frozen({}))
+    next_token: int = 0
+    generation: int = 0
+    incompatible: str | None = None
+    bad_lines: int = 0
+    listeners: tuple[Any, ...] = ()
+    watchers: tuple[Any, ...] = ()
+
+
+def deliver(execute: Execute, reply: Reply | None, error: SparkError | None) -> None:
+    """Answer the command's ``reply_to``; an answer nobody can take any more is dropped."""
+    target = execute.reply_to
+    try:
+        if isinstance(target, pykka.Future):
+            if error is None:
+                target.set(reply)
+            else:
+                target.set_exception((type(error), error, None))
+        else:
+            target.tell(CommandDone(execute.tag, execute.request, reply, error))
+    except (pykka.ActorDeadError, Exception) as exc:  # a Future already set, a dead actor
+        log.debug("reply_dropped", request=repr(execute.request), error=repr(exc))
+
+
+def _echo_msg_id(echo: str) -> int | None:
+    """The msgId at the start of an echoed request text, if it has one."""
+    try:
+        raw = bytes.fromhex(echo[:4])
+    except ValueError:
+        return None
+    return int.from_bytes(raw, "little") if len(raw) == 2 else None
+
+
+class Commander(FSM[CommanderState, CommandData]):
+    """Sends commands, matches answers, times commands out and forwards controller events."""
+
+    def __init__(self, config: ConnectorConfig, phase: Any, connection: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.connection = connection
+        # The parser is the one mutable helper: it holds the bytes of an unfinished line.
+        self.parser = StreamParser()
+        self.start_with(CommanderState.OFFLINE, CommandData())
+        self.when(CommanderState.OFFLINE, self.offline)
+        self.when(CommanderState.LINKED, self.linked)
+        self.when(CommanderState.READY, self.ready)
+        self.when_unhandled(self.any_state)
+        self.on_termination(self.terminated)
+        phase.tell(SubscribeTransitionCallBack(self.actor_ref))
+        connection.tell(Listen(self.actor_ref))
+
+    # ------------------------------------------------------------- states
+
+    def offline(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Execute() as execute, CommandData() as data):
+                return stay().using(self.stash(data, execute))
+        return None
+
+    def linked(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Execute(internal=True) as execute, CommandData() as data):
+                return stay().using(self.send(data, execute))
+            case Event(Execute() as execute, CommandData(incompatible=str(reason))):
+                deliver(execute, None, IncompatibleFirmware(reason))
+                return stay()
+            case Event(Execute() as execute, CommandData() as data):
+                return stay().using(self.stash(data, execute))
+        return None
+
+    def ready(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Execute() as execute, CommandData() as data):
+                return stay().using(self.send(data, execute))
+        return None
+
+    def any_state(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Received(generation, chunk), CommandData() as data):
+                if generation != data.generation:
+                    self.parser = StreamParser()  # a new link: drop the old one's partial line
+                    data = replace(data, generation=generation)
+                return stay().using(self.parse(data, chunk))
+            case Event(Expired(msg_id), CommandData() as data) if msg_id in data.pending:
+                pending = data.pending[msg_id]
+                deliver(
+                    pending.execute,
+                    None,
+                    CommandTimeout(
+                        f"no answer to {pending.echo} within {self.timeout_of(pending.execute)} s"
+                    ),
+                )
+                self.tell_all(data.watchers, CommandTimedOut(pending.echo))
+                return stay().using(replace(data, pending=self.without(data.pending, msg_id)))
+            case Event(WaitExpired(token), CommandData() as data) if token in data.waiting:
+                execute = data.waiting[token]
+                deliver(execute, None, NotConnected(self.not_ready_reason(execute)))
+                return stay().using(replace(data, waiting=self.without(data.waiting, token)))
+            case Event(
+                CurrentState(_, Phase() as phase) | Transition(_, _, Phase() as phase), data
+            ):
+                return self.follow(phase, data)
+            case Event(Incompatible(reason), CommandData() as data):
+                data = self.fail_waiting(data, IncompatibleFirmware(reason))
+                return stay().using(replace(data, incompatible=reason))
+            case Event(SubscribeEvents(ref), CommandData() as data) if ref not in data.listeners:
+                return stay().using(replace(data, listeners=(*data.listeners, ref)))
+            case Event(WatchTimeouts(ref), CommandData() as data) if ref not in data.watchers:
+                return stay().using(replace(data, watchers=(*data.watchers, ref)))
+            case Event(Expired() | WaitExpired() | SubscribeEvents() | WatchTimeouts(), _):
+                return stay()
+        return None
+
+    # ------------------------------------------------------------- phase
+
+    def follow(self, phase: Phase, data: CommandData) -> NextState:
+        """Move to the state of ``phase`` and send the stashed commands it now allows."""
+        state = _STATE_OF_PHASE[phase]
+        if state is CommanderState.OFFLINE:
+            data = self.fail_pending(
+                data, ConnectionLost("the connection to the controller dropped")
+            )
+            data = replace(data, incompatible=None)
+            self.end_bad_streak(data)
+            data = replace(data, bad_lines=0)
+        for token, execute in list(data.waiting.items()):
+            if state is CommanderState.READY or (
+                state is CommanderState.LINKED and execute.internal
+            ):
+                self.cancel_timer(("wait", token))
+                data = replace(data, waiting=self.without(data.waiting, token))
+                data = self.send(data, execute)
+        return goto(state).using(data)
+
+    # ------------------------------------------------------------- sending
+
+    def timeout_of(self, execute: Execute) -> float:
+        return self.config.command_timeout if execute.timeout is None else execute.timeout
+
+    def stash(self, data: CommandData, execute: Execute) -> CommandData:
+        """Keep a command until the phase allows it; fail it with NotConnected at its timeout."""
+        token = data.next_token
+        self.start_single_timer(("wait", token), WaitExpired(token), self.timeout_of(execute))
+        waiting = dict(data.waiting)
+        waiting[token] = execute
+        return replace(data, waiting=MappingProxyType(waiting), next_token=token + 1)
+
+    def send(self, data: CommandData, execute: Execute) -> CommandData:
+        """Give the command a free msgId, write it and start its timeout."""
+        msg_id = next_msg_id(data.msg_id)
+        while msg_id in data.pending:
+            msg_id = next_msg_id(msg_id)
+        echo = encode_request(msg_id, execute.request)
+        self.connection.tell(Write(echo.encode("ascii") + b"\n"))
+        self.start_single_timer(("cmd", msg_id), Expired(msg_id), self.timeout_of(execute))
+        pending = dict(data.pending)
+        pending[msg_id] = Pending(msg_id, echo, execute)
+        return replace(data, msg_id=msg_id, pending=MappingProxyType(pending))
+
+    def without(self, mapping: Mapping[int, Any], key: int) -> Mapping[int, Any]:
+        smaller = dict(mapping)
+        del smaller[key]
+        return MappingProxyType(smaller)
+
+    def not_ready_reason(self, execute: Execute) -> str:
+        needed = "connected" if execute.internal else "synchronized"
+        return (
+            f"the controller was not {needed} within {self.timeout_of(execute)} s "
+            f"(phase: {self.state_name.name}); {execute.request!r} was not sent"
+        )
+
+    def fail_pending(self, data: CommandData, error: SparkError) -> CommandData:
+        for msg_id, pending in data.pending.items():
+            self.cancel_timer(("cmd", msg_id))
+            deliver(pending.execute, None, error)
+        return replace(data, pending=_frozen({}))
+
+    def fail_waiting(self, data: CommandData, error: SparkError) -> CommandData:
+        """Fail the stashed client commands (internal ones keep waiting)."""
+        waiting = dict(data.waiting)
+        for token, execute in data.waiting.items():
+            if not execute.internal:
+                self.cancel_timer(("wait", token))
+                deliver(execute, None, error)
+                del waiting[token]
+        return replace(data, waiting=MappingProxyType(waiting))
+
+    # ------------------------------------------------------------- receiving
+
+    def parse(self, data: CommandData, chunk: bytes) -> CommandData:
+        for item in self.parser.feed(chunk):
+            match item:
+                case DataLine(text):
+                    data = self.answer(data, text)
+                case EventAnnotation(text):
+                    self.tell_all(data.listeners, decode_event(text))
+                case LogAnnotation(text):
+                    log.debug("controller_log", text=text)
+        return data
+
+    def tell_all(self, refs: tuple[Any, ...], message: Any) -> None:
+        for ref in refs:
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                log.warning("listener_dead", listener=str(ref), message=repr(message))
+
+    def answer(self, data: CommandData, text: str) -> CommandData:
+        """Complete the command a response line answers; count a line that answers none."""
+        response = decode_response(text)
+        match response:
+            case Response(echo, msg_id, _, errcode, reply):
+                pending = data.pending.get(msg_id)
+                if pending is None or pending.echo != echo:
+                    return self.bad_line(data, "unmatched response", text)
+                error = None if errcode is Errcode.OK else CommandFailed(errcode, echo)
+                deliver(pending.execute, reply, error)
+            case ProtocolError(reason, _, str(echo)) if (
+                (echo_id := _echo_msg_id(echo)) is not None
+                and (pending := data.pending.get(echo_id)) is not None
+                and pending.echo == echo
+            ):
+                fault = ProtocolFault(f"the answer to {echo} breaks the protocol: {reason}: {text}")
+                deliver(pending.execute, None, fault)
+                data = self.bad_line(data, reason, text)
+            case ProtocolError(reason):
+                return self.bad_line(data, reason, text)
+        self.cancel_timer(("cmd", pending.msg_id))
+        data = replace(data, pending=self.without(data.pending, pending.msg_id))
+        if isinstance(response, Response):
+            self.end_bad_streak(data)
+            data = replace(data, bad_lines=0)
+        return data
+
+    def bad_line(self, data: CommandData, reason: str, text: str) -> CommandData:
+        """Log the first bad line of a streak; count the rest (summarised when it ends)."""
+        if data.bad_lines == 0:
+            log.warning("bad_line", reason=reason, line=text[:200])
+        return replace(data, bad_lines=data.bad_lines + 1)
+
+    def end_bad_streak(self, data: CommandData) -> None:
+        if data.bad_lines > 1:
+            log.warning("bad_line_repeated", count=data.bad_lines)
+
+    # ------------------------------------------------------------- stopping
+
+    def terminated(self, event: StopEvent) -> None:
+        """Nobody waits forever: every command still here fails with NotConnected."""
+        match event:
+            case StopEvent(_, _, CommandData() as data):
+                stopped = NotConnected("the connector stopped")
+                for pending in data.pending.values():
+                    deliver(pending.execute, None, stopped)
+                for execute in data.waiting.values():
+                    deliver(execute, None, stopped)

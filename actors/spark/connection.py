@@ -1,0 +1,303 @@
+"""The Connection: opens the transport, writes, notices when the link is gone, and reconnects.
+
+States: PAUSED (``autoconnecting`` is false, or no URL: never connects),
+WAITING (the backoff timer runs until the next attempt), OPENING (a reader
+thread is opening the port) and OPEN. All blocking I/O happens on the
+:class:`~actors.spark.reader.PortReader` thread; the actor only writes, which
+on a pty or socket is quick (bounded by the reader's write timeout).
+
+EOF, an OS error or a write error drops the link: the port is closed, the
+PhaseTracker is told DISCONNECTED and the next attempt waits the backoff
+interval (``reconnect_min``, times ``reconnect_factor`` per failure, at most
+``reconnect_max``; reset on a successful open). The interval is persisted in
+the datastore so a restarted program keeps backing off. A streak of failed
+opens is logged once (``connect_failed``) and summarised when it ends
+(``connect_failed_repeated`` with its count). ``Close(reason)`` drops the link
+on purpose (Watchdog, setup mode, a failed sync) and reconnects the same way.
+
+Received bytes are forwarded, as :class:`~actors.spark.reader.Received`, to
+every listener registered with :class:`Listen` (the Commander).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pykka
+import structlog
+
+from actorfsm import FSM, Event, NextState, StopEvent, goto, stay
+from actors.spark.config import ConnectorConfig
+from actors.spark.datastore import Datastore
+from actors.spark.phase import Phase, RequestPhase
+from actors.spark.reader import Opened, OpenFailed, PortReader, ReadFailed, Received, describe
+
+log = structlog.get_logger("actors.spark.connection")
+
+READER_JOIN = 2.0
+"""Seconds ``stop`` waits for the reader thread to close its port."""
+
+
+class LinkState(enum.Enum):
+    """Where the Connection is with its port."""
+
+    PAUSED = enum.auto()
+    WAITING = enum.auto()
+    OPENING = enum.auto()
+    OPEN = enum.auto()
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Received: bytes to write to the open port (dropped when there is none)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Received: drop the link on purpose and reconnect after the backoff interval."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Received: forward every received chunk to ``ref`` from now on."""
+
+    ref: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SetAutoconnecting:
+    """Received: persist ``autoconnecting``; false closes the link and pauses, true resumes."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The backoff timer's message: time to try opening the port again."""
+
+
+ATTEMPT_TIMER = "attempt"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkData:
+    """The Connection's data.
+
+    ``interval`` is the wait before the next attempt after a failure;
+    ``generation`` tags the current reader's messages; ``failures`` and
+    ``last_error`` describe the current streak of failed opens.
+    """
+
+    interval: float
+    generation: int = 0
+    reader: PortReader | None = None
+    port: Any = None
+    failures: int = 0
+    last_error: str = ""
+    listeners: tuple[Any, ...] = ()
+
+
+class Connection(FSM[LinkState, LinkData]):
+    """Owns the port to the controller and keeps it open, backing off between attempts."""
+
+    def __init__(self, config: ConnectorConfig, datastore: Datastore, phase: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.datastore = datastore
+        self.phase = phase
+        saved = datastore.reconnect_interval(default=config.reconnect_min)
+        interval = min(config.reconnect_max, max(config.reconnect_min, saved))
+        self.start_with(LinkState.PAUSED, LinkData(interval))
+        self.when(LinkState.PAUSED, self.paused)
+        self.when(LinkState.WAITING, self.waiting)
+        self.when(LinkState.OPENING, self.opening)
+        self.when(LinkState.OPEN, self.open)
+        self.when_unhandled(self.any_state)
+        self.on_termination(self.terminated)
+        if config.device_url is None:
+            log.error("no_device_url", hint="discovery is not supported; configure device_url")
+        elif datastore.autoconnecting:
+            self.actor_ref.tell(Attempt())
+        else:
+            log.info("autoconnecting_off", url=config.device_url)
+
+    # ------------------------------------------------------------- states
+
+    def paused(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Attempt(), LinkData() as data) if self.config.device_url is not None:
+                return self.attempt(data)
+        return None
+
+    def waiting(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Attempt(), LinkData() as data):
+                return self.attempt(data)
+        return None
+
+    def opening(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Opened(generation, port), LinkData() as data) if (
+                generation == data.generation
+            ):
+                return self.opened(data, port)
+            case Event(OpenFailed(generation, error), LinkData() as data) if (
+                generation == data.generation
+            ):
+                if data.failures == 0:
+                    log.warning(
+                        "connect_failed",
+                        url=self.config.device_url,
+                        error=error,
+                        retry_in=data.interval,
+                    )
+                data = replace(data, failures=data.failures + 1, last_error=error)
+                return self.back_off(replace(data, reader=None))
+            case Event(Close(reason), LinkData() as data):
+                log.info("connection_closed", url=self.config.device_url, reason=reason)
+                return self.back_off(self.release(data))
+        return None
+
+    def open(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Received(generation, _) as received, LinkData() as data) if (
+                generation == data.generation
+            ):
+                return stay().using(self.forward(received, data))
+            case Event(Write(payload), LinkData(port=port) as data) if port is not None:
+                try:
+                    port.write(payload)
+                except Exception as exc:  # OSError / SerialException: the link is gone
+                    return self.lost(data, f"write failed: {describe(exc)}")
+                return stay()
+            case Event(ReadFailed(generation, error), LinkData() as data) if (
+                generation == data.generation
+            ):
+                return self.lost(data, error)
+            case Event(Close(reason), LinkData() as data):
+                log.info("connection_closed", url=self.config.device_url, reason=reason)
+                return self.lost(data, f"closed: {reason}", logged=True)
+        return None
+
+    def any_state(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Listen(ref), LinkData() as data) if ref not in data.listeners:
+                return stay().using(replace(data, listeners=(*data.listeners, ref)))
+            case Event(SetAutoconnecting(enabled), LinkData() as data):
+                self.datastore.autoconnecting = enabled
+                log.info("autoconnecting_set", enabled=enabled)
+                if not enabled:
+                    return self.pause(data)
+                if self.state_name is LinkState.PAUSED:
+                    self.actor_ref.tell(Attempt())
+                return stay()
+            case Event(Write(payload), _):
+                log.debug("write_dropped", state=self.state_name.name, size=len(payload))
+                return stay()
+            case Event(
+                Opened()
+                | Received()
+                | ReadFailed()
+                | OpenFailed()
+                | Close()
+                | Attempt()
+                | Listen(),
+                _,
+            ):
+                # Stale (an older generation: its reader was told to stop and
+                # closes its port itself) or not meaningful in this state.
+                return stay()
+        return None
+
+    # ------------------------------------------------------------- actions
+
+    def attempt(self, data: LinkData) -> NextState:
+        """Start a reader thread that opens the port; its outcome comes as a message."""
+        url = self.config.device_url
+        assert url is not None
+        generation = data.generation + 1
+        reader = PortReader(url, generation, self.actor_ref).start()
+        log.debug("connect_attempt", url=url, generation=generation)
+        return goto(LinkState.OPENING).using(replace(data, generation=generation, reader=reader))
+
+    def opened(self, data: LinkData, port: Any) -> NextState:
+        """The port is open: end the failure streak, reset the backoff, report CONNECTED."""
+        self.end_failure_streak(data)
+        self.persist_interval(data.interval, self.config.reconnect_min)
+        log.info("connected", url=self.config.device_url)
+        self.phase.tell(RequestPhase(Phase.CONNECTED, reason="port open"))
+        return goto(LinkState.OPEN).using(
+            replace(data, port=port, failures=0, last_error="", interval=self.config.reconnect_min)
+        )
+
+    def lost(self, data: LinkData, reason: str, *, logged: bool = False) -> NextState:
+        """The link is gone (or closed on purpose): close, report DISCONNECTED, back off."""
+        if not logged:
+            log.warning("connection_lost", url=self.config.device_url, reason=reason)
+        self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason=reason))
+        return self.back_off(self.release(data))
+
+    def back_off(self, data: LinkData) -> NextState:
+        """Wait the current interval, then try again; the next interval grows and is persisted."""
+        wait = data.interval
+        self.start_single_timer(ATTEMPT_TIMER, Attempt(), wait)
+        following = self.config.next_interval(wait)
+        self.persist_interval(wait, following)
+        return goto(LinkState.WAITING).using(replace(data, interval=following))
+
+    def pause(self, data: LinkData) -> NextState:
+        """Stop connecting until ``autoconnecting`` is set again."""
+        self.cancel_timer(ATTEMPT_TIMER)
+        if data.port is not None:
+            self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason="autoconnecting off"))
+        return goto(LinkState.PAUSED).using(self.release(data))
+
+    def release(self, data: LinkData) -> LinkData:
+        """Stop the current reader (it closes the port) and forget its generation's messages."""
+        if data.reader is not None:
+            data.reader.stop()
+        return replace(data, reader=None, port=None, generation=data.generation + 1)
+
+    def forward(self, received: Received, data: LinkData) -> LinkData:
+        """Send a chunk to every listener; a listener that has died is dropped."""
+        alive = []
+        for ref in data.listeners:
+            try:
+                ref.tell(received)
+            except pykka.ActorDeadError:
+                log.warning("listener_dead", listener=str(ref))
+                continue
+            alive.append(ref)
+        if len(alive) == len(data.listeners):
+            return data
+        return replace(data, listeners=tuple(alive))
+
+    def end_failure_streak(self, data: LinkData) -> None:
+        """Summarise a streak of failed opens that has ended (its first was logged already)."""
+        if data.failures > 1:
+            log.warning(
+                "connect_failed_repeated",
+                url=self.config.device_url,
+                count=data.failures,
+                last_error=data.last_error,
+            )
+
+    def persist_interval(self, old: float, new: float) -> None:
+        if new != old:
+            self.datastore.set_reconnect_interval(new)
+
+    def terminated(self, event: StopEvent) -> None:
+        """Close the port and wait (bounded) for the reader thread, so no thread outlives us."""
+        match event:
+            case StopEvent(_, _, LinkData() as data):
+                self.end_failure_streak(data)
+                if data.reader is not None:
+                    data.reader.stop()
+                    if not data.reader.join(READER_JOIN):
+                        log.warning("reader_not_stopped", url=self.config.device_url)

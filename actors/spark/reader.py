@@ -1,0 +1,148 @@
+"""The one thread per port that opens it and reads it; the only place the connector blocks on I/O.
+
+A :class:`PortReader` opens the pyserial URL (a socket connect can take
+seconds), then loops reading what has arrived and posts it to its actor as
+messages tagged with the connection *generation*; the actor drops messages of
+an older generation, so a port it has given up on can never confuse the next.
+
+How it reads matters. The port is opened non-blocking (``timeout=0``) and
+the thread waits for it with ``select`` (at most ``READ_POLL`` seconds, so it
+sees a stop request quickly); then one ``read(READ_SIZE)`` takes what has
+arrived in a single system call. So nothing is lost at a hang-up (pyserial's
+blocking ``read(n)`` drops the bytes it already had when the hang-up comes
+before n), and a socket is not read a byte at a time (for ``socket://``,
+``in_waiting`` is only 0 or 1). A readable port that gives no bytes is EOF:
+pyserial raises ``SerialException`` for it (socket: "socket disconnected";
+tty: readable but no data), and a hung-up pty fails with EIO. All are
+``OSError``.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+import serial
+import structlog
+
+log = structlog.get_logger("actors.spark.reader")
+
+READ_POLL = 0.1
+"""Seconds the thread waits for data before it checks whether it should stop."""
+
+READ_SIZE = 65536
+"""The most bytes one read takes."""
+
+WRITE_TIMEOUT = 2.0
+"""Seconds a write may block (a full pty buffer) before it counts as a failed link."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """Posted: the port is open; writes go to ``port`` (the reader keeps reading it)."""
+
+    generation: int
+    port: Any
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFailed:
+    """Posted: the port could not be opened (refused, no such device...)."""
+
+    generation: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Posted: bytes read from the port, in order."""
+
+    generation: int
+    chunk: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFailed:
+    """Posted: the link is gone (hang-up, EOF, an OS error); the reader has closed the port."""
+
+    generation: int
+    error: str
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line text for an I/O error: its type and message."""
+    text = str(exc) or repr(exc)
+    return f"{type(exc).__name__}: {text}"
+
+
+class PortReader:
+    """Opens ``url`` and reads it on its own daemon thread, posting to ``actor``.
+
+    The thread owns the port's life: it closes the port when it stops, whether
+    asked to (:meth:`stop`) or because reading failed.
+    """
+
+    def __init__(self, url: str, generation: int, actor: pykka.ActorRef[Any]) -> None:
+        self.url = url
+        self.generation = generation
+        self._actor = actor
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"spark-reader-{generation} {url}", daemon=True
+        )
+
+    def start(self) -> PortReader:
+        """Start the thread; returns ``self``."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the thread to close the port and end; returns at once."""
+        self._stopping.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the thread to end; True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _post(self, message: Any) -> bool:
+        """Tell the actor; False if it is gone (then the reader ends)."""
+        try:
+            self._actor.tell(message)
+        except pykka.ActorDeadError:
+            return False
+        return True
+
+    def _run(self) -> None:
+        try:
+            port = serial.serial_for_url(self.url, timeout=0, write_timeout=WRITE_TIMEOUT)
+        except Exception as exc:  # any failure to open is reported, never raised in a thread
+            if not self._stopping.is_set():
+                self._post(OpenFailed(self.generation, describe(exc)))
+            return
+        try:
+            if self._stopping.is_set() or not self._post(Opened(self.generation, port)):
+                return
+            self._read(port)
+        finally:
+            try:
+                port.close()
+            except Exception as exc:  # closing a broken port may fail; nothing to do about it
+                log.debug("port_close_failed", url=self.url, error=describe(exc))
+
+    def _read(self, port: Any) -> None:
+        while not self._stopping.is_set():
+            try:
+                ready, _, _ = select.select([port.fileno()], [], [], READ_POLL)
+                if not ready:
+                    continue
+                chunk = bytes(port.read(READ_SIZE))
+            except Exception as exc:  # OSError / SerialException: the link is gone
+                if not self._stopping.is_set():
+                    self._post(ReadFailed(self.generation, describe(exc)))
+                return
+            if chunk and not self._post(Received(self.generation, chunk)):
+                return

@@ -1,0 +1,175 @@
+"""The Connection against the simulator, over TCP (``socket://``) and the pty, with real pyserial.
+
+A probe stands in for the PhaseTracker (it receives the ``RequestPhase``
+messages), another listens to the received chunks, a third follows the
+Connection's own transitions, so each scenario waits on what happens.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from actorfsm import CurrentState, SubscribeTransitionCallBack, Transition
+from actorfsm.testing import Probe, VirtualClock
+from actors.spark.config import ConnectorConfig
+from actors.spark.connection import Close, Connection, LinkState, Listen, SetAutoconnecting, Write
+from actors.spark.datastore import Datastore
+from actors.spark.phase import Phase, RequestPhase
+from actors.spark.reader import Received
+from actors.spark.simulator import Fault, FaultKind, Simulator
+
+WAIT = 10.0
+"""Seconds to wait for something the link must do (generous: the machine is shared)."""
+
+CONNECTED = RequestPhase(Phase.CONNECTED, reason="port open")
+
+
+class Rig:
+    """A Connection to ``url`` with probes for its phase requests, chunks and transitions."""
+
+    def __init__(self, url: str, tmp_path: pathlib.Path, **settings: Any) -> None:
+        settings = {"reconnect_min": 0.05, "reconnect_max": 0.2, "reconnect_factor": 2.0} | settings
+        self.config = ConnectorConfig(url, **settings)
+        self.datastore = Datastore(tmp_path / "s.db")
+        self.phase = Probe()
+        self.chunks = Probe()
+        self.states = Probe()
+        self.received = b""
+
+    def start(self) -> Rig:
+        self.conn = Connection.start(self.config, self.datastore, self.phase.ref)
+        self.conn.tell(Listen(self.chunks.ref))
+        self.conn.tell(SubscribeTransitionCallBack(self.states.ref))
+        return self
+
+    def read_until(self, text: bytes) -> list[int]:
+        """Collect received chunks until ``text`` arrived; return their generations."""
+        generations = []
+        while text not in self.received:
+            chunk = self.chunks.expect_msg_type(Received, timeout=WAIT)
+            generations.append(chunk.generation)
+            self.received += chunk.chunk
+        return generations
+
+    def until(self, state: LinkState) -> list[LinkState]:
+        """Follow the Connection's states until it is in ``state``; return those it entered."""
+        entered = []
+        while True:
+            match self.states.receive(timeout=WAIT):
+                case CurrentState(_, now) | Transition(_, _, now):
+                    entered.append(now)
+                    if now is state:
+                        return entered
+
+    def expect_disconnected(self) -> str:
+        request = self.phase.expect_msg_type(RequestPhase, timeout=WAIT)
+        assert request.phase is Phase.DISCONNECTED
+        return request.reason
+
+
+def test_it_opens_reports_connected_writes_and_forwards_what_it_reads(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    rig.conn.tell(Write(b"010000AB\n"))
+    rig.read_until(b"010000AB|0000")
+
+
+def test_a_dropped_link_is_reported_and_reopened(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    with capture_logs() as logs:
+        simulator.inject(Fault(FaultKind.DROP))
+        rig.expect_disconnected()
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["connection_lost"]
+    rig.conn.tell(Write(b"010000AB\n"))
+    generations = rig.read_until(b"010000AB|0000")
+    assert generations[-1] > 1  # the answer came through the new port
+
+
+def test_refused_connects_back_off_and_are_logged_once_per_streak(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    simulator.inject(Fault(FaultKind.REFUSE))
+    rig = Rig(url, tmp_path)
+    with capture_logs() as logs:
+        rig.start()
+        persisted = []
+        for wait in (0.05, 0.1, 0.2, 0.2):  # x2 per failure, at most 0.2
+            rig.until(LinkState.WAITING)
+            persisted.append(rig.datastore.reconnect_interval(default=0.0))
+            virtual_clock.advance(wait)
+        assert persisted == [0.1, 0.2, 0.2, 0.2]  # the next wait, persisted
+        rig.until(LinkState.WAITING)
+        simulator.clear_faults()
+        virtual_clock.advance(0.2)
+        rig.until(LinkState.OPEN)
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    failed = [e for e in logs if e["event"].startswith("connect_failed")]
+    assert [e["event"] for e in failed] == ["connect_failed", "connect_failed_repeated"]
+    assert failed[1]["count"] == 5
+    assert rig.datastore.reconnect_interval(default=0.0) == 0.05  # reset on success
+
+
+def test_the_persisted_interval_survives_a_restart(
+    simulator: Simulator, tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    simulator.inject(Fault(FaultKind.REFUSE))
+    rig = Rig(simulator.tcp_url, tmp_path, reconnect_max=1.0)
+    rig.datastore.set_reconnect_interval(0.4)
+    rig.start()
+    rig.until(LinkState.WAITING)
+    assert rig.datastore.reconnect_interval(default=0.0) == 0.8  # went on from 0.4, not 0.05
+    virtual_clock.advance(0.39)
+    rig.states.expect_no_msg(0.2)  # the first wait is the persisted 0.4
+
+
+def test_close_drops_the_link_and_reconnects(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    with capture_logs() as logs:
+        rig.conn.tell(Close("watchdog"))
+        assert rig.expect_disconnected() == "closed: watchdog"
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    closed = [e for e in logs if e["event"] == "connection_closed"]
+    assert [e["reason"] for e in closed] == ["watchdog"]
+
+
+def test_with_autoconnecting_off_it_never_connects_until_it_is_turned_on(
+    simulator: Simulator, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(simulator.tcp_url, tmp_path)
+    rig.datastore.autoconnecting = False
+    rig.start()
+    rig.states.expect_msg(CurrentState(rig.conn, LinkState.PAUSED))
+    rig.states.expect_no_msg(0.5)
+    rig.phase.expect_no_msg(0.1)
+    rig.conn.tell(SetAutoconnecting(True))
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    assert rig.datastore.autoconnecting
+    rig.conn.tell(SetAutoconnecting(False))
+    assert rig.expect_disconnected() == "autoconnecting off"
+    assert rig.until(LinkState.PAUSED) == [LinkState.OPENING, LinkState.OPEN, LinkState.PAUSED]
+
+
+@pytest.mark.parametrize("transport", ["tcp", "pty"])
+def test_stop_closes_the_port_and_ends_the_reader_thread(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    readers = [t for t in threading.enumerate() if t.name.endswith(f" {url}")]
+    assert len(readers) == 1
+    rig.conn.stop(block=True, timeout=WAIT)
+    assert not readers[0].is_alive()
