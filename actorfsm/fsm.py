@@ -33,7 +33,7 @@ from actorfsm.listeners import Listeners
 from actorfsm.mailbox import Mailbox, reject_envelope
 from actorfsm.messages import Event, Failure, Normal, Reason, Shutdown, StateTimeout, StopEvent
 from actorfsm.rendering import safe_repr
-from actorfsm.scheduler import NamedTimer, Settle, StateTimeoutFired, StateTimer, TimerFired
+from actorfsm.scheduler import NamedTimer, Settle, StateTimeoutFired, StateTimer
 from actorfsm.subscribers import (
     CurrentState,
     SubscribeTransitionCallBack,
@@ -605,7 +605,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def _reject(self, envelope: Envelope[Any]) -> None:
         """Answer what reaches the mailbox after the FSM stopped (or hand it to a supervisor)."""
         message = envelope.message
-        if isinstance(message, TimerFired | StateTimeoutFired):
+        if isinstance(message, NamedTimer | StateTimeoutFired):
             return  # this incarnation's timers died with it
         if isinstance(message, death_watch.Watch) and message.watching:
             death_watch.notify(
@@ -635,13 +635,13 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if fired.gen == timer.gen and timer.deadline is not None:
             self._handle_event(_STATE_TIMEOUT, None)
 
-    def _on_timer(self, envelope: Envelope[Any]) -> None:
-        timer: NamedTimer = envelope.message.timer
+    def _on_timer(self, timer: NamedTimer) -> None:
+        """A named timer fired (the timer is its own envelope)."""
         if self._timers.get(timer.name) is not timer:
             return  # cancelled or replaced after it fired
         if timer.mode == NamedTimer.SINGLE:
             del self._timers[timer.name]
-        self._handle_event(timer.message, None)
+        self._handle_event(timer.payload, None)
 
     def _on_proxy(self, envelope: Envelope[Any]) -> None:
         """Serve a pykka proxy call or attribute access (not an FSM event)."""
@@ -706,10 +706,10 @@ def _answer(envelope: Envelope[Any]) -> None:
         envelope.reply_to.set(None)
 
 
-_SYSTEM_MESSAGES: dict[type, Callable[[Any, Envelope[Any]], None]] = {
+_SYSTEM_MESSAGES: dict[type, Callable[[Any, Any], None]] = {
     _ActorStop: FSM._on_stop_request,
     StateTimeoutFired: FSM._on_state_timeout,
-    TimerFired: FSM._on_timer,
+    NamedTimer: FSM._on_timer,
     ProxyCall: FSM._on_proxy,
     ProxyGetAttr: FSM._on_proxy,
     ProxySetAttr: FSM._on_proxy,

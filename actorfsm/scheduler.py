@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import structlog
 from pykka._envelope import Envelope
@@ -33,7 +33,7 @@ log = structlog.get_logger("actorfsm.scheduler")
 
 
 Delivery = tuple[Any, Any]
-"""A mailbox and the message to post to it."""
+"""A mailbox and the envelope to post to it."""
 
 
 class Target(Protocol):
@@ -41,6 +41,10 @@ class Target(Protocol):
 
     def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
         """Decide what to deliver (``None``: nothing, the entry is stale); may reschedule."""
+
+
+BURST = 1024
+"""Due entries popped one by one before the scheduler partitions the heap instead."""
 
 
 class Scheduler:
@@ -84,10 +88,22 @@ class Scheduler:
         self._cond.notify()
 
     def _take_due(self, now: float) -> list[tuple[float, int, Target]]:
-        """Pop every entry due at ``now`` (lock held)."""
+        """Remove and return every entry due at ``now``, in due order (lock held).
+
+        Popping is O(log n) per entry; past ``BURST`` due entries the rest are
+        taken in one O(n) partition of the heap instead, so a burst of 100,000
+        timers due together costs one pass, not 100,000 sift-downs.
+        """
         heap = self._heap
         due: list[tuple[float, int, Target]] = []
         while heap and heap[0][0] <= now:
+            if len(due) == BURST:
+                rest = [entry for entry in heap if entry[0] <= now]
+                heap[:] = [entry for entry in heap if entry[0] > now]
+                heapq.heapify(heap)
+                rest.sort()
+                due.extend(rest)
+                break
             due.append(heapq.heappop(heap))
         return due
 
@@ -118,12 +134,7 @@ class Scheduler:
                 log.exception("timer_fire_failed", target=repr(target))
                 continue
             if delivery is not None:
-                mailbox, message = delivery
-                batch = batches.get(mailbox)
-                if batch is None:
-                    batches[mailbox] = [Envelope(message)]
-                else:
-                    batch.append(Envelope(message))
+                batches.setdefault(delivery[0], []).append(delivery[1])
         for mailbox, batch in batches.items():
             self._delivered += len(batch)
             mailbox.put_many(batch)
@@ -295,7 +306,7 @@ class StateTimer:
             if deadline > now:
                 self._push(scheduler, deadline)
                 return None
-        return self.mailbox, StateTimeoutFired(gen)
+        return self.mailbox, Envelope(StateTimeoutFired(gen))
 
 
 class StateTimeoutFired:
@@ -307,30 +318,28 @@ class StateTimeoutFired:
         self.gen = gen
 
 
-class TimerFired:
-    """Internal message: the named timer ``timer`` came due."""
-
-    __slots__ = ("timer",)
-
-    def __init__(self, timer: NamedTimer) -> None:
-        self.timer = timer
-
-
 class NamedTimer:
-    """A named timer of one FSM: single, fixed-delay or fixed-rate."""
+    """A named timer of one FSM: single, fixed-delay or fixed-rate.
 
-    __slots__ = ("cancelled", "due", "interval", "mailbox", "message", "mode", "name")
+    A timer is its own mailbox envelope (``message`` is the timer itself, and
+    nobody awaits a reply), so firing allocates nothing: a burst of 100,000
+    timers does not feed the garbage collector 200,000 short-lived objects.
+    The FSM hands ``payload`` to its handlers if the timer is still current.
+    """
+
+    __slots__ = ("cancelled", "due", "interval", "mailbox", "mode", "name", "payload")
 
     SINGLE = 0
     FIXED_DELAY = 1
     FIXED_RATE = 2
+    reply_to: ClassVar[None] = None
 
     def __init__(
-        self, mailbox: Any, name: Hashable, message: Any, interval: float, mode: int
+        self, mailbox: Any, name: Hashable, payload: Any, interval: float, mode: int
     ) -> None:
         self.mailbox = mailbox
         self.name = name
-        self.message = message
+        self.payload = payload
         self.interval = interval
         self.mode = mode
         self.cancelled = False
@@ -351,7 +360,12 @@ class NamedTimer:
         elif self.mode == NamedTimer.FIXED_DELAY:
             self.due = now + self.interval
             scheduler.schedule(self.due, self)
-        return self.mailbox, TimerFired(self)
+        return self.mailbox, self
+
+    @property
+    def message(self) -> NamedTimer:
+        """As an envelope, the timer carries itself."""
+        return self
 
     def __repr__(self) -> str:
-        return f"NamedTimer({self.name!r}, {self.message!r}, every={self.interval})"
+        return f"NamedTimer({self.name!r}, {self.payload!r}, every={self.interval})"

@@ -8,6 +8,7 @@ from typing import Any
 
 from actorfsm import scheduler
 from actorfsm.scheduler import (
+    BURST,
     Scheduler,
     Settle,
     StateTimeoutFired,
@@ -133,3 +134,21 @@ def test_cancelled_state_timer_delivers_nothing() -> None:
         assert box.items == []
     finally:
         scheduler.install(previous)
+
+
+def test_a_burst_past_the_partition_threshold_still_fires_in_due_order() -> None:
+    sched = VirtualScheduler()
+    rec = Recorder()
+    count = 3 * BURST
+    dues = {
+        sched.schedule(((i * 7919) % count) / count, rec): ((i * 7919) % count) / count
+        for i in range(count)
+    }
+    later = sched.schedule(5.0, rec)
+    sched.advance(1.0)
+    fired = [dues[token] for _, token in rec.fired]
+    assert len(fired) == count
+    assert fired == sorted(fired)
+    assert sched.pending() == 1
+    sched.advance(5.0)
+    assert rec.fired[-1][1] == later
