@@ -123,6 +123,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._handlers: dict[Any, list[Handler]] = {}
+        self._handler_tuples: dict[Any, tuple[Handler, ...]] = {}  # what _enter installs
         self._timeouts: dict[Any, float | None] = {}
         self._unhandled: Handler | None = None
         self._transition_handlers: list[TransitionHandler] = []
@@ -181,6 +182,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             msg = f"when({state!r}) handler must be callable, got {handler!r}"
             raise TypeError(msg)
         self._handlers.setdefault(state, []).append(handler)
+        self._handler_tuples[state] = tuple(self._handlers[state])
         if state_timeout is not UNSET:
             self._timeouts[state] = to_optional_timeout(state_timeout, "state_timeout")
         self._refresh_current()
@@ -318,7 +320,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                 msg = f"Initial state {state!r} does not exist (no when() for it)"
                 raise FSMError(msg)
             self._refresh_current()
-            self._count_entry(state)
+            self._entered_at = _monotonic()
+            self._state_entries[state] = 1
             for timer in self._timers.values():
                 timer.start()
             self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
@@ -481,11 +484,12 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def _enter(self, old_state: Any, next_state: Any) -> None:
         """Complete a real state change: caches, metrics, subscribers, postponed events."""
-        now = time.monotonic()
+        now = self._busy_since or _monotonic()  # the event's start: no second clock read
         self._state_time[old_state] = self._state_time.get(old_state, 0.0) + now - self._entered_at
         self._state = next_state
         self._refresh_current()
-        self._count_entry(next_state, now)
+        self._entered_at = now
+        self._state_entries[next_state] = self._state_entries.get(next_state, 0) + 1
         key = (old_state, next_state)
         self._transition_counts[key] = self._transition_counts.get(key, 0) + 1
         if self._trace:
@@ -498,13 +502,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             postponed, self._postponed = self._postponed, []
             self.actor_inbox.queue.extendleft(reversed(postponed))  # type: ignore[attr-defined]
 
-    def _count_entry(self, state: Any, now: float | None = None) -> None:
-        self._entered_at = time.monotonic() if now is None else now
-        self._state_entries[state] = self._state_entries.get(state, 0) + 1
-
     def _refresh_current(self) -> None:
         """Cache the current state's handlers and default timeout for the hot path."""
-        self._current_handlers = tuple(self._handlers.get(self._state, ()))
+        self._current_handlers = self._handler_tuples.get(self._state, ())
         self._current_timeout = self._timeouts.get(self._state)
 
     def _arm_state_timeout(self, timeout: float | Unset | None) -> None:
