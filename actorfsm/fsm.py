@@ -108,6 +108,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     debug_events: ClassVar[bool] = False
     """Trace every event, timer and transition at debug level (or set ``ACTORFSM_DEBUG=1``)."""
 
+    reports_own_failures: ClassVar[bool] = False
+    """True for an FSM that logs why it stops with ``stop(Failure(...))`` itself (a Supervisor)."""
+
     handler_warn_after: ClassVar[float | None] = 1.0
     """Report a handler still running after this many seconds; ``None`` turns it off."""
 
@@ -454,6 +457,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if kind is Kind.STOP:
             if data is not UNSET:
                 self._data = data
+            if isinstance(reason, Failure) and not self.reports_own_failures:
+                self._report_failure(reason.cause, message)
             self._terminate(reason or Normal(), reply_to, None if reply is UNSET else reply, None)
             return
         old_state = self._state
@@ -536,8 +541,13 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             self._report_failure(exc, message)
         self._terminate(Failure(exc), reply_to, None, exc)
 
-    def _report_failure(self, exc: BaseException, message: Any) -> None:
-        """Report a failure once: to the supervisor if there is one, else as ``fsm_failed``."""
+    def _report_failure(self, cause: Any, message: Any) -> None:
+        """Report a failure once: to the supervisor if there is one, else as ``fsm_failed``.
+
+        ``cause`` is what failed the FSM: an exception, or whatever a handler
+        gave ``stop(Failure(cause))``. A supervisor reports a non-exception
+        cause itself when it sees the child's ``Terminated``.
+        """
         fields = {
             "actor": str(self),
             "state": safe_repr(self._state),
@@ -546,9 +556,15 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             "log": self._rendered_log(),
         }
         supervision = self._supervision
-        if supervision is not None and supervision.report(self, exc, fields):
+        is_exception = isinstance(cause, BaseException)
+        if supervision is not None and (
+            not is_exception or supervision.report(self, cause, fields)
+        ):
             return
-        log.error("fsm_failed", exc_info=(type(exc), exc, exc.__traceback__), **fields)
+        if is_exception:
+            log.error("fsm_failed", exc_info=(type(cause), cause, cause.__traceback__), **fields)
+        else:
+            log.error("fsm_failed", cause=safe_repr(cause), **fields)
 
     def _create_log(self) -> Any:
         """The rolling event log, or ``None`` when off (``LoggingFSM`` provides one)."""

@@ -193,6 +193,8 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
     children in reverse order, waiting up to :attr:`child_stop_timeout` each.
     """
 
+    reports_own_failures = True  # gives up with one supervisor_gave_up line, or to its parent
+
     child_stop_timeout: ClassVar[float] = 5.0
     """How long stopping the supervisor waits for each child to stop, in seconds."""
 

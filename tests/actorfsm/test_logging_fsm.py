@@ -12,12 +12,14 @@ from structlog.testing import capture_logs
 from actorfsm import (
     FSM,
     Event,
+    Failure,
     LogEntry,
     LoggingFSM,
     StateTimeout,
     StopEvent,
     goto,
     stay,
+    stop,
 )
 from actorfsm.rendering import REPR_LIMIT
 from actorfsm.testing import Probe, VirtualClock, settle
@@ -212,3 +214,30 @@ def test_tracing_is_off_by_default() -> None:
         ref.tell("to b")
         settle(ref)
     assert logs == []
+
+
+def test_stopping_with_failure_from_a_handler_is_reported_once(probe: Probe) -> None:
+    class GivesUp(LoggingFSM[S, str]):
+        log_depth = 5
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.start_with(S.A, "first")
+            self.when(S.A, self.handle)
+            self.on_termination(probe.ref.tell)
+
+        def handle(self, event: Event) -> Any:
+            if event.event == "out of range":
+                return stop(Failure("sensor out of range"), "last")
+            return stay()
+
+    ref = GivesUp.start()
+    with capture_logs() as logs:
+        ref.tell("reading")
+        ref.tell("out of range")
+        stop_event = probe.expect_msg_type(StopEvent)
+    assert stop_event.reason == Failure("sensor out of range")
+    (report,) = [e for e in logs if e["event"] == "fsm_failed"]
+    assert report["cause"] == "'sensor out of range'"
+    assert report["data"] == "'last'"
+    assert len(report["log"]) == 2
