@@ -1,0 +1,391 @@
+"""The Spark connector against the simulator: throughput, recovery after a restart, load.
+
+(a) **Throughput.** Commands (READ of the Ticks system object) through
+``SparkConnector.execute`` against a bare blocking pyserial request-response
+loop, both over loopback TCP to the same simulator, in interleaved runs (the
+simulator serves one TCP client at a time, so each run starts and stops its own
+client). The connector runs them one at a time (``block=True``) and pipelined
+(``block=False``, all sent, then all awaited). Two bare loops are timed and the
+ratio is taken against the faster one:
+
+- ``read(in_waiting or 1)``: the textbook pyserial loop; over ``socket://``,
+  ``in_waiting`` is only 0 or 1, so it reads a byte per call;
+- ``select + read(65536)``: the port opened non-blocking, ``select`` on its
+  descriptor, one read takes what has arrived: how the connector's reader reads.
+
+Both split what they read into lines and decode the response that echoes the
+request (``decode_response``), so they do the protocol work the connector does,
+minus the actors. Target: connector (one at a time) / bare >= 0.8.
+
+(b) **Restart to SYNCHRONIZED.** With ``reconnect_min`` 0.05 s, the simulator
+restarts (``Fault(FaultKind.RESTART)``: the link drops) 20 times; each time the
+clock runs from the injection to the connector's ``Transition`` to
+SYNCHRONIZED (it reconnects, pings, gets the handshake, writes the clock, reads
+the trace). Target: median <= 0.05 s + 3 x the bare loop's median Noop round trip.
+
+(c) **1,000 commands in flight.** 1,000 ``WriteObject`` commands, each writing
+its own index into one of 10 objects, are sent with ``block=False`` before any
+reply is awaited; every future must get the reply that echoes its own data
+(replies are matched by the echoed request, msgId included), none may be lost.
+
+Logging is at error level, so that no per-request line is timed and the expected
+warnings (a lost link after each restart) do not bury the figures.
+Run: ``python -m benchmarks.bench_spark_connector`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import statistics
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+import serial
+import structlog
+
+from actorfsm import CurrentState, Transition
+from actors.spark.config import ConnectorConfig
+from actors.spark.connector import SparkConnector
+from actors.spark.phase import Phase
+from actors.spark.protocol import (
+    TICKS_ID,
+    CreateObject,
+    DataLine,
+    EventAnnotation,
+    Noop,
+    ObjectReply,
+    ParsedItem,
+    ReadObject,
+    Request,
+    Response,
+    SparkObject,
+    StreamParser,
+    WriteObject,
+    decode_response,
+    encode_request,
+    next_msg_id,
+)
+from actors.spark.simulator import Fault, FaultKind, Simulator
+from benchmarks.harness import print_machine, print_ratio
+
+RUNS = 5
+COMMANDS = 1_000
+"""Commands per throughput run."""
+
+RESTARTS = 20
+RETRY = 0.05
+"""Seconds: the reconnect interval for the restart measurement."""
+
+IN_FLIGHT = 1_000
+WAIT = 30.0
+"""Seconds to wait for something that must happen."""
+
+SETTINGS: dict[str, Any] = {
+    "broadcast_interval": 3600.0,  # one read at SYNCHRONIZED, then none while timing
+    "command_timeout": 30.0,
+    "ping_interval": 0.05,
+    "reconnect_min": RETRY,
+    "reconnect_max": 1.0,
+}
+
+
+# --- the bare pyserial loops ---------------------------------------------------------
+
+
+class BareClient:
+    """A blocking pyserial client: write a request, read until the data line that echoes it.
+
+    What it reads goes through the protocol's ``StreamParser`` (annotations out,
+    data lines split), as in the connector; ``selecting`` picks how it reads.
+    """
+
+    def __init__(self, url: str, selecting: bool) -> None:
+        self.port = serial.serial_for_url(url, timeout=0 if selecting else 5)
+        self.parser = StreamParser()
+        self.items: deque[ParsedItem] = deque()
+        self.msg_id = 0
+        self.read_chunk: Callable[[], bytes] = self._select_read if selecting else self._waiting
+
+    def close(self) -> None:
+        self.port.close()
+
+    def _waiting(self) -> bytes:
+        return bytes(self.port.read(self.port.in_waiting or 1))
+
+    def _select_read(self) -> bytes:
+        ready, _, _ = select.select([self.port.fileno()], [], [], 5.0)
+        return bytes(self.port.read(65536)) if ready else b""
+
+    def next_item(self) -> ParsedItem:
+        while not self.items:
+            chunk = self.read_chunk()
+            if not chunk:
+                raise TimeoutError("the simulator did not answer")
+            self.items.extend(self.parser.feed(chunk))
+        return self.items.popleft()
+
+    def request(self, request: Request) -> Response:
+        self.msg_id = next_msg_id(self.msg_id)
+        text = encode_request(self.msg_id, request)
+        self.port.write(text.encode("ascii") + b"\n")
+        while True:
+            item = self.next_item()
+            if isinstance(item, DataLine):
+                response = decode_response(item.text)
+                if isinstance(response, Response) and response.request == text:
+                    return response
+
+    def wait_for_greeting(self) -> None:
+        """The simulator greets a TCP client after 0.2 s; take the greeting before timing."""
+        while not isinstance(self.next_item(), EventAnnotation):
+            pass
+
+
+def bare_rate(url: str, selecting: bool) -> float:
+    """Commands per second of one bare run."""
+    client = BareClient(url, selecting)
+    try:
+        client.wait_for_greeting()
+        for _ in range(20):
+            client.request(ReadObject(TICKS_ID))
+        started = time.perf_counter()
+        for _ in range(COMMANDS):
+            client.request(ReadObject(TICKS_ID))
+        return COMMANDS / (time.perf_counter() - started)
+    finally:
+        client.close()
+
+
+def bare_noop_round_trip(url: str) -> float:
+    """The median seconds of a Noop round trip with the faster bare loop (select + read)."""
+    client = BareClient(url, selecting=True)
+    try:
+        client.wait_for_greeting()
+        samples = []
+        for _ in range(500):
+            started = time.perf_counter()
+            client.request(Noop())
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
+    finally:
+        client.close()
+
+
+# --- the connector ---------------------------------------------------------------------
+
+
+def start_connector(url: str, datastore: str, **settings: Any) -> SparkConnector:
+    connector = SparkConnector.start(
+        ConnectorConfig(url, datastore=datastore, **(SETTINGS | settings))
+    )
+    connector.wait_for(Phase.SYNCHRONIZED, WAIT)
+    for _ in range(20):  # warm up; the first broadcast's read is done meanwhile
+        connector.execute(ReadObject(TICKS_ID))
+    return connector
+
+
+def connector_rate(url: str, datastore: str, pipelined: bool) -> float:
+    """Commands per second of one connector run, blocking one at a time or pipelined."""
+    connector = start_connector(url, datastore)
+    try:
+        started = time.perf_counter()
+        if pipelined:
+            futures = [
+                connector.execute(ReadObject(TICKS_ID), block=False) for _ in range(COMMANDS)
+            ]
+            for future in futures:
+                future.get(timeout=WAIT)
+        else:
+            for _ in range(COMMANDS):
+                connector.execute(ReadObject(TICKS_ID))
+        return COMMANDS / (time.perf_counter() - started)
+    finally:
+        connector.stop()
+
+
+def throughput(simulator: Simulator, datastore: str) -> float:
+    """Print the throughput figures; return the connector's one-at-a-time rate."""
+    print(f"(a) throughput: {COMMANDS:,} READs of Ticks per run, loopback TCP, {RUNS} runs")
+    url = simulator.tcp_url
+    samples: dict[str, list[float]] = {
+        "bare, read(in_waiting or 1)": [],
+        "bare, select + read(65536)": [],
+        "connector, one at a time": [],
+        "connector, pipelined": [],
+    }
+    for _ in range(RUNS):  # interleaved, so that a noisy moment hits every figure alike
+        samples["bare, read(in_waiting or 1)"].append(bare_rate(url, selecting=False))
+        samples["bare, select + read(65536)"].append(bare_rate(url, selecting=True))
+        samples["connector, one at a time"].append(connector_rate(url, datastore, False))
+        samples["connector, pipelined"].append(connector_rate(url, datastore, True))
+    medians = {}
+    for label, runs in samples.items():
+        medians[label] = statistics.median(runs)
+        spread = ", ".join(f"{rate:,.0f}" for rate in runs)
+        print(f"   {label:<28} {medians[label]:8,.0f} commands/s  ({spread})")
+    best_label = max(
+        ("bare, read(in_waiting or 1)", "bare, select + read(65536)"),
+        key=lambda label: medians[label],
+    )
+    best = medians[best_label]
+    print(f"   the faster bare loop: {best_label}")
+    one_at_a_time = medians["connector, one at a time"]
+    print_ratio("connector one at a time / faster bare loop", one_at_a_time / best, ">= 0.8")
+    pipelined = medians["connector, pipelined"]
+    print_ratio("connector pipelined / faster bare loop", pipelined / best, "none, for reference")
+    return one_at_a_time
+
+
+# --- restart to SYNCHRONIZED -----------------------------------------------------------
+
+
+class Reached:
+    """When the connector last entered each phase; stamped by a subscribed :class:`Watcher`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.at: dict[Phase, float] = {}
+        self.synchronized = threading.Event()
+
+    def stamp(self, phase: Phase) -> None:
+        with self.lock:
+            self.at[phase] = time.perf_counter()
+        if phase is Phase.SYNCHRONIZED:
+            self.synchronized.set()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.at.clear()
+        self.synchronized.clear()
+
+    def since(self, started: float) -> dict[Phase, float]:
+        with self.lock:
+            return {phase: at - started for phase, at in self.at.items()}
+
+
+class Watcher(pykka.ThreadingActor):
+    """Subscribed to the phase: stamps each phase entered."""
+
+    def __init__(self, reached: Reached) -> None:
+        super().__init__()
+        self.reached = reached
+
+    def on_receive(self, message: Any) -> None:
+        match message:
+            case Transition(_, _, Phase() as phase) | CurrentState(_, Phase() as phase):
+                self.reached.stamp(phase)
+
+
+def restart_recovery(simulator: Simulator, datastore: str, connector_rate: float) -> None:
+    print(f"(b) restart -> SYNCHRONIZED, reconnect_min {RETRY} s, TCP, {RESTARTS} restarts")
+    round_trip = bare_noop_round_trip(simulator.tcp_url)
+    connector = start_connector(simulator.tcp_url, datastore)
+    reached = Reached()
+    watcher = Watcher.start(reached)
+    connector.subscribe(watcher)
+    cycles: list[dict[Phase, float]] = []
+    try:
+        reached.synchronized.wait(WAIT)
+        for _ in range(RESTARTS):
+            reached.reset()
+            injected = time.perf_counter()
+            simulator.inject(Fault(FaultKind.RESTART))
+            if not reached.synchronized.wait(WAIT):
+                raise TimeoutError("the connector did not synchronize after a restart")
+            cycles.append(reached.since(injected))
+            connector.execute(ReadObject(TICKS_ID))  # and it works
+    finally:
+        connector.unsubscribe(watcher)
+        watcher.stop()
+        connector.stop()
+    samples = [cycle[Phase.SYNCHRONIZED] for cycle in cycles]
+    median = statistics.median(samples)
+    target = RETRY + 3 * round_trip
+    low, high = min(samples) * 1000, max(samples) * 1000
+    print(f"   bare Noop round trip (select loop, median of 500): {round_trip * 1000:.3f} ms")
+    print(f"   restart -> SYNCHRONIZED: median {median * 1000:.1f} ms ({low:.1f} to {high:.1f})")
+    print(
+        f"   target: <= {RETRY * 1000:.0f} + 3 x {round_trip * 1000:.3f} = {target * 1000:.1f} ms"
+    )
+    print_ratio("median / target", median / target, "<= 1.0")
+    steps = [Phase.DISCONNECTED, Phase.CONNECTED, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED]
+    parts = []
+    for before, after in zip([None, *steps], steps, strict=False):
+        took = [c[after] - (c[before] if before else 0.0) for c in cycles if after in c]
+        name = f"{before.name[:4] if before else 'restart'} -> {after.name[:4]}"
+        parts.append(f"{name} {statistics.median(took) * 1000:.1f}")
+    print(f"   median of each step, ms: {'; '.join(parts)}")
+    connector_trip = 1 / connector_rate
+    print(
+        f"   for scale: 3 connector round trips (from (a)) = {3 * connector_trip * 1000:.1f} ms;"
+        f" beyond the retry interval: {(median - RETRY) * 1000:.1f} ms"
+    )
+
+
+# --- 1,000 commands in flight ----------------------------------------------------------
+
+
+def in_flight(simulator: Simulator, datastore: str) -> None:
+    print(f"(c) {IN_FLIGHT:,} commands in flight at once (block=False), loopback TCP")
+    connector = start_connector(simulator.tcp_url, datastore)
+    try:
+        ids = []
+        for n in range(10):
+            created = connector.execute(CreateObject(SparkObject(0, 1, 301, bytes([n]))))
+            assert isinstance(created, ObjectReply)
+            ids.append(created.obj.object_id)
+        started = time.perf_counter()
+        futures = [
+            connector.execute(
+                WriteObject(SparkObject(ids[i % 10], 1, 301, i.to_bytes(2, "little"))),
+                block=False,
+            )
+            for i in range(IN_FLIGHT)
+        ]
+        sent = time.perf_counter() - started
+        replies = []
+        lost = 0
+        for future in futures:
+            try:
+                replies.append(future.get(timeout=WAIT))
+            except Exception:
+                lost += 1
+        elapsed = time.perf_counter() - started
+    finally:
+        connector.stop()
+    right = sum(
+        1
+        for i, reply in enumerate(replies)
+        if isinstance(reply, ObjectReply) and reply.obj.data == i.to_bytes(2, "little")
+    )
+    print(f"   sent {IN_FLIGHT:,} in {sent * 1000:.0f} ms; all answered in {elapsed * 1000:.0f} ms")
+    print(f"   answered with their own data: {right:,} of {IN_FLIGHT:,}; lost or failed: {lost}")
+    print_ratio("answered correctly / sent", right / IN_FLIGHT, "1.000, with >= 1,000 in flight")
+
+
+def main() -> None:
+    """Print the machine, then the three figures."""
+    print_machine("Spark connector against the simulator")
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp,
+            Simulator(tcp=("127.0.0.1", 0)) as simulator,
+        ):
+            datastore = f"{tmp}/spark.db"
+            rate = throughput(simulator, datastore)
+            restart_recovery(simulator, datastore, rate)
+            in_flight(simulator, datastore)
+    finally:
+        structlog.configure(**saved)
+
+
+if __name__ == "__main__":
+    main()
