@@ -1,10 +1,20 @@
 """The Connection: opens the transport, writes, notices when the link is gone, and reconnects.
 
-States: PAUSED (``autoconnecting`` is false, or no URL: never connects),
-WAITING (the backoff timer runs until the next attempt), OPENING (a reader
-thread is opening the port) and OPEN. All blocking I/O happens on the
-:class:`~actors.spark.reader.PortReader` thread; the actor only writes, which
-on a pty or socket is quick (bounded by the reader's write timeout).
+States: PAUSED (``autoconnecting`` is false: never connects), WAITING (the
+backoff timer runs until the next attempt), DISCOVERING (a
+:class:`~actors.spark.discovery.Discoverer` thread lists the candidate ports),
+OPENING (a reader thread is opening the port) and OPEN. All blocking I/O
+happens on those threads; the actor only writes, which on a pty or socket is
+quick (bounded by the reader's write timeout).
+
+With ``device_url`` configured the Connection opens that URL; without one it
+discovers the controller (:mod:`actors.spark.discovery`): each attempt is a
+round that lists the candidates (USB ports by VID:PID, then the configured TCP
+hosts) and tries them in order. A round in which none opens is one failure of
+the backoff; ``max_attempts`` consecutive failed rounds, when the discovery
+mode includes USB, raise :class:`~actors.spark.discovery.DiscoveryExhausted`
+from the handler, which the connector's supervisor escalates (the program
+exits so a restart can see new USB devices). TCP-only discovery never gives up.
 
 EOF, an OS error or a write error drops the link: the port is closed, the
 PhaseTracker is told DISCONNECTED and the next attempt waits the backoff
@@ -31,6 +41,7 @@ import structlog
 from actorfsm import FSM, Event, NextState, StopEvent, goto, stay
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
+from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
 from actors.spark.phase import Phase, RequestPhase
 from actors.spark.reader import Opened, OpenFailed, PortReader, ReadFailed, Received, describe
 
@@ -45,6 +56,7 @@ class LinkState(enum.Enum):
 
     PAUSED = enum.auto()
     WAITING = enum.auto()
+    DISCOVERING = enum.auto()
     OPENING = enum.auto()
     OPEN = enum.auto()
 
@@ -90,8 +102,10 @@ class LinkData:
     """The Connection's data.
 
     ``interval`` is the wait before the next attempt after a failure;
-    ``generation`` tags the current reader's messages; ``failures`` and
-    ``last_error`` describe the current streak of failed opens.
+    ``generation`` tags the current reader's (or discoverer's) messages;
+    ``failures`` and ``last_error`` describe the current streak of failed opens
+    (with discovery: of failed rounds). ``url`` is the port being opened or
+    open; ``candidates`` the discovered URLs still to try in this round.
     """
 
     interval: float
@@ -101,14 +115,26 @@ class LinkData:
     failures: int = 0
     last_error: str = ""
     listeners: tuple[Any, ...] = ()
+    url: str | None = None
+    candidates: tuple[str, ...] = ()
 
 
 class Connection(FSM[LinkState, LinkData]):
     """Owns the port to the controller and keeps it open, backing off between attempts."""
 
-    def __init__(self, config: ConnectorConfig, datastore: Datastore, phase: Any) -> None:
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        datastore: Datastore,
+        phase: Any,
+        discovery: DiscoveryConfig | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
+        self.discovery = discovery or DiscoveryConfig()
+        """How to find the controller; used only when ``config.device_url`` is None."""
+        self.exhausted = False
+        """Set when discovery is exhausted (then the actor fails with DiscoveryExhausted)."""
         self.datastore = datastore
         self.phase = phase
         saved = datastore.reconnect_interval(default=config.reconnect_min)
@@ -116,22 +142,21 @@ class Connection(FSM[LinkState, LinkData]):
         self.start_with(LinkState.PAUSED, LinkData(interval))
         self.when(LinkState.PAUSED, self.paused)
         self.when(LinkState.WAITING, self.waiting)
+        self.when(LinkState.DISCOVERING, self.discovering)
         self.when(LinkState.OPENING, self.opening)
         self.when(LinkState.OPEN, self.open)
         self.when_unhandled(self.any_state)
         self.on_termination(self.terminated)
-        if config.device_url is None:
-            log.error("no_device_url", hint="discovery is not supported; configure device_url")
-        elif datastore.autoconnecting:
+        if datastore.autoconnecting:
             self.actor_ref.tell(Attempt())
         else:
-            log.info("autoconnecting_off", url=config.device_url)
+            log.info("autoconnecting_off", url=self.target)
 
     # ------------------------------------------------------------- states
 
     def paused(self, event: Event) -> NextState | None:
         match event:
-            case Event(Attempt(), LinkData() as data) if self.config.device_url is not None:
+            case Event(Attempt(), LinkData() as data):
                 return self.attempt(data)
         return None
 
@@ -139,6 +164,17 @@ class Connection(FSM[LinkState, LinkData]):
         match event:
             case Event(Attempt(), LinkData() as data):
                 return self.attempt(data)
+        return None
+
+    def discovering(self, event: Event) -> NextState | None:
+        match event:
+            case Event(Discovered(generation, urls, error), LinkData() as data) if (
+                generation == data.generation
+            ):
+                log.debug("discovered", urls=list(urls), error=error)
+                if urls:
+                    return self.open_url(replace(data, candidates=urls[1:]), urls[0])
+                return self.round_failed(data, error or "no controller found")
         return None
 
     def opening(self, event: Event) -> NextState | None:
@@ -150,17 +186,17 @@ class Connection(FSM[LinkState, LinkData]):
             case Event(OpenFailed(generation, error), LinkData() as data) if (
                 generation == data.generation
             ):
-                if data.failures == 0:
-                    log.warning(
-                        "connect_failed",
-                        url=self.config.device_url,
-                        error=error,
-                        retry_in=data.interval,
-                    )
-                data = replace(data, failures=data.failures + 1, last_error=error)
-                return self.back_off(replace(data, reader=None))
+                data = replace(data, reader=None)
+                if self.config.device_url is None:
+                    log.debug("candidate_failed", url=data.url, error=error)
+                    if data.candidates:
+                        return self.open_url(
+                            replace(data, candidates=data.candidates[1:]), data.candidates[0]
+                        )
+                    return self.round_failed(data, f"{data.url}: {error}")
+                return self.failed(data, error)
             case Event(Close(reason), LinkData() as data):
-                log.info("connection_closed", url=self.config.device_url, reason=reason)
+                log.info("connection_closed", url=data.url, reason=reason)
                 return self.back_off(self.release(data))
         return None
 
@@ -181,7 +217,7 @@ class Connection(FSM[LinkState, LinkData]):
             ):
                 return self.lost(data, error)
             case Event(Close(reason), LinkData() as data):
-                log.info("connection_closed", url=self.config.device_url, reason=reason)
+                log.info("connection_closed", url=data.url, reason=reason)
                 return self.lost(data, f"closed: {reason}", logged=True)
         return None
 
@@ -202,6 +238,7 @@ class Connection(FSM[LinkState, LinkData]):
                 return stay()
             case Event(
                 Opened()
+                | Discovered()
                 | Received()
                 | ReadFailed()
                 | OpenFailed()
@@ -217,29 +254,70 @@ class Connection(FSM[LinkState, LinkData]):
 
     # ------------------------------------------------------------- actions
 
+    @property
+    def target(self) -> str:
+        """What the Connection connects to, for logs: the URL or the discovery mode."""
+        return self.config.device_url or f"discovery:{self.discovery.mode}"
+
     def attempt(self, data: LinkData) -> NextState:
-        """Start a reader thread that opens the port; its outcome comes as a message."""
-        url = self.config.device_url
-        assert url is not None
+        """Open the configured URL, or start a discovery round; outcomes come as messages."""
+        if self.config.device_url is not None:
+            return self.open_url(data, self.config.device_url)
+        generation = data.generation + 1
+        Discoverer(self.discovery, generation, self.actor_ref).start()
+        log.debug("discovery_attempt", mode=self.discovery.mode, generation=generation)
+        return goto(LinkState.DISCOVERING).using(
+            replace(data, generation=generation, url=None, candidates=())
+        )
+
+    def open_url(self, data: LinkData, url: str) -> NextState:
+        """Start a reader thread that opens ``url``; its outcome comes as a message."""
         generation = data.generation + 1
         reader = PortReader(url, generation, self.actor_ref).start()
         log.debug("connect_attempt", url=url, generation=generation)
-        return goto(LinkState.OPENING).using(replace(data, generation=generation, reader=reader))
+        return goto(LinkState.OPENING).using(
+            replace(data, generation=generation, reader=reader, url=url)
+        )
+
+    def failed(self, data: LinkData, error: str) -> NextState:
+        """An attempt failed: log the first of a streak, count it, back off."""
+        if data.failures == 0:
+            log.warning("connect_failed", url=self.target, error=error, retry_in=data.interval)
+        return self.back_off(replace(data, failures=data.failures + 1, last_error=error))
+
+    def round_failed(self, data: LinkData, error: str) -> NextState:
+        """A discovery round opened nothing; raise ``DiscoveryExhausted`` after the last allowed.
+
+        Raising (rather than stopping) lets the supervisor decide: the
+        connector's escalates it, so the program can exit and be restarted.
+        """
+        rounds = data.failures + 1
+        if self.discovery.exhaustible and rounds >= self.discovery.max_attempts:
+            self.exhausted = True  # the exception reports the streak; terminated() does not
+            raise DiscoveryExhausted(self.discovery.mode, rounds)
+        return self.failed(data, error)
 
     def opened(self, data: LinkData, port: Any) -> NextState:
         """The port is open: end the failure streak, reset the backoff, report CONNECTED."""
         self.end_failure_streak(data)
         self.persist_interval(data.interval, self.config.reconnect_min)
-        log.info("connected", url=self.config.device_url)
+        log.info("connected", url=data.url)
         self.phase.tell(RequestPhase(Phase.CONNECTED, reason="port open"))
         return goto(LinkState.OPEN).using(
-            replace(data, port=port, failures=0, last_error="", interval=self.config.reconnect_min)
+            replace(
+                data,
+                port=port,
+                failures=0,
+                last_error="",
+                interval=self.config.reconnect_min,
+                candidates=(),
+            )
         )
 
     def lost(self, data: LinkData, reason: str, *, logged: bool = False) -> NextState:
         """The link is gone (or closed on purpose): close, report DISCONNECTED, back off."""
         if not logged:
-            log.warning("connection_lost", url=self.config.device_url, reason=reason)
+            log.warning("connection_lost", url=data.url, reason=reason)
         self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason=reason))
         return self.back_off(self.release(data))
 
@@ -283,7 +361,7 @@ class Connection(FSM[LinkState, LinkData]):
         if data.failures > 1:
             log.warning(
                 "connect_failed_repeated",
-                url=self.config.device_url,
+                url=self.target,
                 count=data.failures,
                 last_error=data.last_error,
             )
@@ -296,8 +374,9 @@ class Connection(FSM[LinkState, LinkData]):
         """Close the port and wait (bounded) for the reader thread, so no thread outlives us."""
         match event:
             case StopEvent(_, _, LinkData() as data):
-                self.end_failure_streak(data)
+                if not self.exhausted:
+                    self.end_failure_streak(data)
                 if data.reader is not None:
                     data.reader.stop()
                     if not data.reader.join(READER_JOIN):
-                        log.warning("reader_not_stopped", url=self.config.device_url)
+                        log.warning("reader_not_stopped", url=data.url)

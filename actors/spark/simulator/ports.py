@@ -251,13 +251,16 @@ class PtyPort:
         _log.info("pty_opened", link=self._link, device=os.ttyname(slave))
 
     def _close_pty(self) -> None:
-        if self._master is not None:
-            self._selector.unregister(self._master)
-            os.close(self._master)
-            self._master = None
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
+        master, slave = self._master, self._slave
+        self._master = self._slave = None
+        self._close_fds(master, slave)
+
+    def _close_fds(self, master: int | None, slave: int | None) -> None:
+        if master is not None:
+            self._selector.unregister(master)
+            os.close(master)
+        if slave is not None:
+            os.close(slave)
 
     def _read(self, master: int) -> None:
         if master != self._master:
@@ -302,10 +305,15 @@ class PtyPort:
                 return
 
     def drop(self) -> None:
-        """Hang up: close the pty and open a new one behind the same path."""
+        """Hang up: open a new pty behind the same path, then close the old one.
+
+        In that order, a client that reconnects as soon as it sees the hang-up
+        always finds the path pointing at a live pty.
+        """
         if self._master is not None:
-            self._close_pty()
+            old = (self._master, self._slave)
             self._open()
+            self._close_fds(*old)
 
     def set_reachable(self, reachable: bool) -> None:
         """Remove the pty and its path (opening it fails), or bring them back."""

@@ -12,13 +12,23 @@ import threading
 from typing import Any
 
 import pytest
+from serial.tools import list_ports
+from serial.tools.list_ports_common import ListPortInfo
 from structlog.testing import capture_logs
 
-from actorfsm import CurrentState, SubscribeTransitionCallBack, Transition
+from actorfsm import (
+    CurrentState,
+    Failure,
+    SubscribeTransitionCallBack,
+    Terminated,
+    Transition,
+    watch,
+)
 from actorfsm.testing import Probe, VirtualClock
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Close, Connection, LinkState, Listen, SetAutoconnecting, Write
 from actors.spark.datastore import Datastore
+from actors.spark.discovery import DiscoveryConfig, DiscoveryExhausted
 from actors.spark.phase import Phase, RequestPhase
 from actors.spark.reader import Received
 from actors.spark.simulator import Fault, FaultKind, Simulator
@@ -32,9 +42,16 @@ CONNECTED = RequestPhase(Phase.CONNECTED, reason="port open")
 class Rig:
     """A Connection to ``url`` with probes for its phase requests, chunks and transitions."""
 
-    def __init__(self, url: str, tmp_path: pathlib.Path, **settings: Any) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        tmp_path: pathlib.Path,
+        discovery: DiscoveryConfig | None = None,
+        **settings: Any,
+    ) -> None:
         settings = {"reconnect_min": 0.05, "reconnect_max": 0.2, "reconnect_factor": 2.0} | settings
         self.config = ConnectorConfig(url, **settings)
+        self.discovery = discovery
         self.datastore = Datastore(tmp_path / "s.db")
         self.phase = Probe()
         self.chunks = Probe()
@@ -42,7 +59,7 @@ class Rig:
         self.received = b""
 
     def start(self) -> Rig:
-        self.conn = Connection.start(self.config, self.datastore, self.phase.ref)
+        self.conn = Connection.start(self.config, self.datastore, self.phase.ref, self.discovery)
         self.conn.tell(Listen(self.chunks.ref))
         self.conn.tell(SubscribeTransitionCallBack(self.states.ref))
         return self
@@ -173,3 +190,45 @@ def test_stop_closes_the_port_and_ends_the_reader_thread(
     assert len(readers) == 1
     rig.conn.stop(block=True, timeout=WAIT)
     assert not readers[0].is_alive()
+
+
+def photon(device: str) -> ListPortInfo:
+    """A port as ``list_ports.comports()`` describes a Photon on ``device``."""
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.vid, info.pid = 0x2B04, 0xC006
+    info.apply_usb_info()
+    return info
+
+
+def test_discovery_tries_the_candidates_in_order_until_one_opens(
+    simulator: Simulator, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(list_ports, "comports", lambda: [photon(str(tmp_path / "no-such-tty"))])
+    host, port = simulator.tcp_address
+    discovery = DiscoveryConfig("all", tcp_hosts=(f"{host}:{port}",))
+    with capture_logs() as logs:
+        rig = Rig(None, tmp_path, discovery).start()
+        try:
+            rig.until(LinkState.OPEN)
+            assert rig.phase.expect_msg(CONNECTED, timeout=WAIT) == CONNECTED
+        finally:
+            rig.conn.stop()
+    tried = [entry["url"] for entry in logs if entry["event"] == "connect_attempt"]
+    assert tried == [str(tmp_path / "no-such-tty"), simulator.tcp_url]  # USB first, then TCP
+    assert [entry["url"] for entry in logs if entry["event"] == "connected"] == [simulator.tcp_url]
+
+
+def test_exhausted_usb_discovery_fails_the_actor_with_discovery_exhausted(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(list_ports, "comports", list)
+    rig = Rig(None, tmp_path, DiscoveryConfig("usb", max_attempts=3))
+    watcher = Probe()
+    rig.start()
+    watch(watcher.ref, rig.conn)
+    terminated = watcher.expect_msg_type(Terminated, timeout=WAIT)
+    match terminated.reason:
+        case Failure(DiscoveryExhausted() as cause):
+            assert (cause.mode, cause.attempts) == ("usb", 3)
+        case other:
+            pytest.fail(f"stopped with {other!r}")

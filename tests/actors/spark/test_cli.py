@@ -1,0 +1,228 @@
+"""The ``spark-connector`` program run as a subprocess: JSON logs, signals and exit codes.
+
+Each test runs ``python -m actors.spark`` and reads its stderr line by line on
+a helper thread (so every wait is bounded), then checks the exit code the
+program documents.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors.spark.cli import EXIT_USAGE
+from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED
+from actors.spark.discovery import DiscoveryConfig
+
+WAIT = 30.0
+"""Seconds to wait for the program (it starts a fresh interpreter; the machine is shared)."""
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+class Program:
+    """A running ``python -m actors.spark``; its stderr lines arrive on a queue."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "actors.spark", *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for_json(self, wanted: dict[str, Any], timeout: float = WAIT) -> dict[str, Any]:
+        """Read stderr until a JSON line that has all of ``wanted``'s items."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                pytest.fail(f"the program ended before logging {wanted}:\n{self.text}")
+            self.lines.append(line)
+            entry = json.loads(line)
+            if wanted.items() <= entry.items():
+                return dict(entry)
+        pytest.fail(f"no log line {wanted} within {timeout} s:\n{self.text}")
+
+    def wait(self, timeout: float = WAIT) -> int:
+        """Wait for the exit code; collect the rest of stderr."""
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
+            self.lines.append(line)
+        return code
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(WAIT)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def run() -> Iterator[Any]:
+    programs: list[Program] = []
+
+    def running(*args: str) -> Program:
+        program = Program(*args)
+        programs.append(program)
+        return program
+
+    yield running
+    for program in programs:
+        program.kill()
+
+
+@pytest.mark.timeout(120)
+def test_simulate_synchronizes_logs_json_and_exits_0_on_sigterm(
+    run: Any, tmp_path: pathlib.Path
+) -> None:
+    program = run(
+        "--simulate",
+        "--log-format",
+        "json",
+        "--datastore",
+        str(tmp_path / "spark.db"),
+        "--ping-interval",
+        "0.1",
+    )
+    program.wait_for_json({"event": "phase_changed", "new": "SYNCHRONIZED"})
+    program.process.send_signal(signal.SIGTERM)
+    assert program.wait() == 0, program.text
+    entries = [json.loads(line) for line in program.lines]
+    assert all("event" in entry for entry in entries), program.text
+    changes = [(e["old"], e["new"]) for e in entries if e["event"] == "phase_changed"]
+    assert changes[:3] == [
+        ("DISCONNECTED", "CONNECTED"),
+        ("CONNECTED", "ACKNOWLEDGED"),
+        ("ACKNOWLEDGED", "SYNCHRONIZED"),
+    ]
+    assert entries[-1]["event"] == "exiting"
+    assert entries[-1]["exit_code"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_sigint_stops_cleanly_too(run: Any, tmp_path: pathlib.Path) -> None:
+    program = run("--simulate", "--log-format", "json", "--datastore", str(tmp_path / "s.db"))
+    program.wait_for_json({"event": "connector_started"})
+    program.process.send_signal(signal.SIGINT)
+    assert program.wait() == 0, program.text
+
+
+@pytest.mark.timeout(120)
+def test_usb_discovery_without_ports_exits_with_the_documented_code(
+    run: Any, tmp_path: pathlib.Path
+) -> None:
+    if DiscoveryConfig(mode="usb").usb_ports():
+        pytest.skip("a Spark controller is plugged into this machine")
+    program = run(
+        "--discovery",
+        "usb",
+        "--discovery-attempts",
+        "2",
+        "--reconnect-min",
+        "0.05",
+        "--reconnect-max",
+        "0.1",
+        "--log-format",
+        "json",
+        "--datastore",
+        str(tmp_path / "spark.db"),
+    )
+    assert program.wait() == EXIT_DISCOVERY_EXHAUSTED, program.text
+    events = [json.loads(line)["event"] for line in program.lines]
+    assert events.count("discovery_exhausted") == 1, program.text
+
+
+def test_tcp_only_discovery_does_not_exit(run: Any, tmp_path: pathlib.Path) -> None:
+    program = run(
+        "--discovery",
+        "tcp",
+        "--tcp-host",
+        "127.0.0.1:1",
+        "--discovery-attempts",
+        "1",
+        "--reconnect-min",
+        "0.05",
+        "--reconnect-max",
+        "0.05",
+        "--log-level",
+        "debug",
+        "--log-format",
+        "json",
+        "--datastore",
+        str(tmp_path / "spark.db"),
+    )
+    for _ in range(5):  # five failed rounds; with USB it would have exited after the first
+        program.wait_for_json({"event": "discovery_attempt"})
+    assert program.process.poll() is None
+    program.process.send_signal(signal.SIGTERM)
+    assert program.wait() == 0, program.text
+
+
+@pytest.mark.parametrize(
+    "url", ["spy://localhost:8332", "rfc2217://localhost:8332", "loop://", "ttyACM0"]
+)
+def test_a_device_url_with_another_scheme_is_refused_with_code_2(run: Any, url: str) -> None:
+    program = run("--device", url, "--log-format", "json")
+    assert program.wait() == EXIT_USAGE
+    assert f"device URL {url!r} is refused" in program.text
+    assert "socket://host:port" in program.text
+
+
+def test_help_explains_the_options_and_exit_codes(run: Any) -> None:
+    program = run("--help")
+    assert program.wait() == 0
+    assert program.process.stdout is not None
+    text = program.process.stdout.read()
+    for option in ("--device", "--discovery", "--simulate", "--allow-any-url", "--tcp-host"):
+        assert option in text
+    assert "exit codes:" in text
+    assert f"{EXIT_DISCOVERY_EXHAUSTED}  discovery including USB" in text
+
+
+def test_inconsistent_timing_is_a_usage_error(run: Any) -> None:
+    program = run("--simulate", "--reconnect-min", "5", "--reconnect-max", "1")
+    assert program.wait() == EXIT_USAGE
+    assert "reconnect_max (1.0) must be >= reconnect_min (5.0)" in program.text
+
+
+def test_an_unusable_datastore_exits_1_with_a_clear_error(run: Any, tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "spark.db"
+    store.write_bytes(b"this is not an SQLite database, not even close" * 100)
+    program = run("--simulate", "--log-format", "json", "--datastore", str(store))
+    assert program.wait() == EXIT_FAILED, program.text
+    failed = [json.loads(line) for line in program.lines if "start_failed" in line]
+    assert len(failed) == 1
+    assert str(store) in failed[0]["error"]
