@@ -80,9 +80,9 @@ log = structlog.get_logger("actors.spark.commander")
 class CommanderState(enum.Enum):
     """Which commands may go out now (follows the phase)."""
 
-    OFFLINE = enum.auto()
-    LINKED = enum.auto()
-    READY = enum.auto()
+    OFFLINE = "disconnected"
+    LINKED = "connected but not synchronized"
+    READY = "synchronized"
 
 
 _STATE_OF_PHASE = {
@@ -353,7 +353,7 @@ class Commander(FSM[CommanderState, CommandData]):
         needed = "connected" if execute.internal else "synchronized"
         return (
             f"the controller was not {needed} within {self.timeout_of(execute)} s "
-            f"(phase: {self.state_name.name}); {execute.request!r} was not sent"
+            f"(it is {self.state_name.value}); {execute.request!r} was not sent"
         )
 
     def fail_pending(self, data: CommandData, error: SparkError) -> CommandData:

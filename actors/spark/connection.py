@@ -282,7 +282,9 @@ class Connection(FSM[LinkState, LinkData]):
     def failed(self, data: LinkData, error: str) -> NextState:
         """An attempt failed: log the first of a streak, count it, back off."""
         if data.failures == 0:
-            log.warning("connect_failed", url=self.target, error=error, retry_in=data.interval)
+            log.warning(
+                "connect_failed", url=self.target, error=error, retry_in=round(data.interval, 3)
+            )
         return self.back_off(replace(data, failures=data.failures + 1, last_error=error))
 
     def round_failed(self, data: LinkData, error: str) -> NextState:
