@@ -7,6 +7,7 @@ from actorfsm.death_watch import Terminated, unwatch, watch
 from actorfsm.dsl import NextState, goto, stay, stop
 from actorfsm.fsm import FSM, FSMError
 from actorfsm.introspection import FSMSnapshot, StateMetrics, diagram, inspect
+from actorfsm.listeners import tell_each
 from actorfsm.logging_fsm import LogEntry, LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
 from actorfsm.subscribers import (
@@ -74,6 +75,7 @@ __all__ = [
     "inspect",
     "stay",
     "stop",
+    "tell_each",
     "unwatch",
     "watch",
 ]

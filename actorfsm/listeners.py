@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import structlog
 from pykka import ActorDeadError
+
+from actorfsm.rendering import safe_repr
+
+log = structlog.get_logger("actorfsm")
+
+
+def tell_each(refs: Iterable[Any], message: Any) -> tuple[Any, ...]:
+    """Tell every ref ``message``; log each dead one (``listener_dead``) and return the living.
+
+    For actors that keep their listeners in immutable state data:
+    ``replace(data, listeners=tell_each(data.listeners, news))``.
+    """
+    alive = []
+    for ref in refs:
+        try:
+            ref.tell(message)
+        except ActorDeadError:
+            log.warning("listener_dead", listener=safe_repr(ref), message=safe_repr(message))
+            continue
+        alive.append(ref)
+    return tuple(alive)
 
 
 class Listeners:

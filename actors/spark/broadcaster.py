@@ -15,7 +15,6 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pykka
 import structlog
 
 from actorfsm import (
@@ -27,6 +26,7 @@ from actorfsm import (
     Transition,
     goto,
     stay,
+    tell_each,
 )
 from actors.spark.commander import CommandDone, Execute
 from actors.spark.config import ConnectorConfig
@@ -134,15 +134,8 @@ class Broadcaster(FSM[CastState, CastData]):
         if isinstance(reply, ObjectListReply):
             if data.failures > 1:
                 log.warning("broadcast_failed_repeated", count=data.failures)
-            alive = []
-            for ref in data.subscribers:
-                try:
-                    ref.tell(Objects(reply.objects))
-                except pykka.ActorDeadError:
-                    log.warning("listener_dead", listener=str(ref))
-                    continue
-                alive.append(ref)
-            return replace(data, failures=0, subscribers=tuple(alive))
+            alive = tell_each(data.subscribers, Objects(reply.objects))
+            return replace(data, failures=0, subscribers=alive)
         if data.failures == 0:
             log.warning("broadcast_failed", error=str(error))
         return replace(data, failures=data.failures + 1)

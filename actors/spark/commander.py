@@ -44,6 +44,7 @@ from actorfsm import (
     Transition,
     goto,
     stay,
+    tell_each,
 )
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Listen, Write
@@ -277,8 +278,9 @@ class Commander(FSM[CommanderState, CommandData]):
                         f"no answer to {pending.echo} within {self.timeout_of(pending.execute)} s"
                     ),
                 )
-                self.tell_all(data.watchers, CommandTimedOut(pending.echo))
-                return stay().using(replace(data, pending=self.without(data.pending, msg_id)))
+                watchers = tell_each(data.watchers, CommandTimedOut(pending.echo))
+                pending_now = self.without(data.pending, msg_id)
+                return stay().using(replace(data, pending=pending_now, watchers=watchers))
             case Event(WaitExpired(token), CommandData() as data) if token in data.waiting:
                 execute = data.waiting[token]
                 deliver(execute, None, NotConnected(self.not_ready_reason(execute)))
@@ -380,17 +382,10 @@ class Commander(FSM[CommanderState, CommandData]):
                 case DataLine(text):
                     data = self.answer(data, text)
                 case EventAnnotation(text):
-                    self.tell_all(data.listeners, decode_event(text))
+                    data = replace(data, listeners=tell_each(data.listeners, decode_event(text)))
                 case LogAnnotation(text):
                     log.debug("controller_log", text=text)
         return data
-
-    def tell_all(self, refs: tuple[Any, ...], message: Any) -> None:
-        for ref in refs:
-            try:
-                ref.tell(message)
-            except pykka.ActorDeadError:
-                log.warning("listener_dead", listener=str(ref), message=repr(message))
 
     def answer(self, data: CommandData, text: str) -> CommandData:
         """Complete the command a response line answers; count a line that answers none."""

@@ -35,10 +35,9 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pykka
 import structlog
 
-from actorfsm import FSM, Event, NextState, StopEvent, goto, stay
+from actorfsm import FSM, Event, NextState, StopEvent, goto, stay, tell_each
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
@@ -346,17 +345,8 @@ class Connection(FSM[LinkState, LinkData]):
 
     def forward(self, received: Received, data: LinkData) -> LinkData:
         """Send a chunk to every listener; a listener that has died is dropped."""
-        alive = []
-        for ref in data.listeners:
-            try:
-                ref.tell(received)
-            except pykka.ActorDeadError:
-                log.warning("listener_dead", listener=str(ref))
-                continue
-            alive.append(ref)
-        if len(alive) == len(data.listeners):
-            return data
-        return replace(data, listeners=tuple(alive))
+        alive = tell_each(data.listeners, received)
+        return data if len(alive) == len(data.listeners) else replace(data, listeners=alive)
 
     def end_failure_streak(self, data: LinkData) -> None:
         """Summarise a streak of failed opens that has ended (its first was logged already)."""
