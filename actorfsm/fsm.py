@@ -168,10 +168,14 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     # ------------------------------------------------------------------ DSL
 
-    def start_with(self, state: S, data: D, timeout: object = UNSET) -> None:
-        """Declare the initial state and data; ``timeout`` overrides the state's default once."""
+    def start_with(self, state: S, data: D, timeout: object = None) -> None:
+        """Declare the initial state and data; ``timeout`` overrides the state's default once.
+
+        As in Akka, ``None`` keeps the state's default and ``float("inf")``
+        cancels it for the initial entry.
+        """
         _check_hashable(state)
-        seconds = UNSET if timeout is UNSET else to_optional_timeout(timeout, "start_with timeout")
+        seconds = UNSET if timeout is None else to_optional_timeout(timeout, "start_with timeout")
         self._initial = (state, data, seconds)
 
     def when(self, state: S, handler: Handler, state_timeout: object = UNSET) -> None:

@@ -261,3 +261,19 @@ def test_initialize_re_arms_the_current_state_timeout(
     probe.expect_no_msg(0.05)
     virtual_clock.advance(0.3)
     probe.expect_msg((StateTimeout(), False))
+
+
+def test_start_with_none_keeps_the_default_and_inf_cancels_it(
+    probe: Probe, virtual_clock: VirtualClock
+) -> None:
+    class StartsWaiting(Timed):
+        def __init__(self, probe: Any, initial_timeout: float | None) -> None:
+            super().__init__(probe)
+            self.start_with(S.WAITING, None, initial_timeout)
+
+    StartsWaiting.start(probe.ref, None)  # the state's default: 1 s
+    virtual_clock.advance(1.0)
+    probe.expect_msg((StateTimeout(), False))
+    StartsWaiting.start(probe.ref, float("inf"))
+    assert virtual_clock.advance(100) == 0
+    probe.expect_no_msg(0.05)
