@@ -476,9 +476,12 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         return DEPENDENCY_BACKOFF if is_dependency_error(cause) else None
 
     def _give_up(self, cause: BaseException) -> NextState:
-        """Stop every child (reverse start order), then fail with ``cause``."""
-        for child in self._order:
-            child.streaks.end()
+        """Stop every child (reverse start order), then fail with ``cause``.
+
+        Failure streaks end as the children are retired, once all have stopped:
+        a child that fails again while the others stop (it was restarting)
+        joins its streak instead of being reported anew.
+        """
         parent = self.supervision_hooks
         if isinstance(parent, Incarnation) and not isinstance(cause, RestartLimitExceeded):
             parent.logged_cause = cause  # escalated: already logged here, once
@@ -524,8 +527,6 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         plan: _StopPlan,
     ) -> NextState:
         if directive is Directive.ESCALATE and plan.give_up is None:
-            for each in self._order:
-                each.streaks.end()
             plan = replace(plan, give_up=_as_exception(reason))
         if plan.give_up is None:
             if not self._wants_restart(child, reason, directive, requested):
