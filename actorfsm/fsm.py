@@ -163,7 +163,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
-        self._observe: Callable[[Any, Any, Any, float], None] | None = self._observer()
+        self._observe: Callable[[tuple[Any, Any, Any, float]], None] | None = self._observer()
         self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
 
     # ------------------------------------------------------------------ DSL
@@ -374,7 +374,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         data = self._data
         observe = self._observe
         if observe is not None:
-            observe(self._state, data, message, now)
+            observe((self._state, data, message, now))
         event: Event = _new_object(Event)
         _set_event(event, message)
         _set_data(event, data)
@@ -412,7 +412,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if self._stuck_since is not None:
             stuck.watcher.returned(self, _monotonic())
 
-    def _observer(self) -> Callable[[Any, Any, Any, float], None] | None:
+    def _observer(self) -> Callable[[tuple[Any, Any, Any, float]], None] | None:
         """What watches each event: the rolling log, the debug trace, both, or nothing.
 
         One pre-bound callable (the log's own ``record`` when only the log is
@@ -422,10 +422,11 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             return None if self._log is None else self._log.record
         return self._trace_event
 
-    def _trace_event(self, state: Any, data: Any, message: Any, now: float) -> None:
+    def _trace_event(self, entry: tuple[Any, Any, Any, float]) -> None:
         """Debug tracing of one processed event (``debug_events`` or ``ACTORFSM_DEBUG=1``)."""
         if self._log is not None:
-            self._log.record(state, data, message, now)
+            self._log.record(entry)
+        state, data, message, _ = entry
         log.debug(
             "event_processed",
             actor=str(self),

@@ -11,6 +11,8 @@ log is read.
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic
@@ -29,31 +31,33 @@ class LogEntry:
     at: float
 
 
-class RollingLog:
-    """A fixed-size ring buffer of ``(state, data, event, monotonic time)`` tuples."""
+Entry = tuple[Any, Any, Any, float]
+"""What the engine records per event: ``(state, data, event, monotonic time)``."""
 
-    __slots__ = ("_entries", "_next", "_successor", "_wall_offset")
+
+class RollingLog:
+    """A ring buffer of at most ``depth`` entries: a ``deque`` with ``maxlen``.
+
+    ``record`` is the deque's own ``append``, a C call: recording costs the
+    entry tuple and no Python frame (a Python ``record`` method measured
+    0.87x an FSM without a log; this keeps it above 0.9x). CPython recycles
+    the deque's fixed 64-slot blocks, so steady-state recording allocates
+    nothing but the tuple.
+    """
+
+    __slots__ = ("_entries", "_wall_offset", "record")
 
     def __init__(self, depth: int) -> None:
-        self._entries: list[tuple[Any, Any, Any, float] | None] = [None] * depth
-        self._successor = [*range(1, depth), 0]  # the slot after each one, wrapping
-        self._next = 0
+        self._entries: deque[Entry] = deque(maxlen=depth)
+        self.record: Callable[[Entry], None] = self._entries.append
         # Entries keep the engine's monotonic timestamp; converted to wall-clock on read.
         self._wall_offset = time.time() - time.monotonic()
 
-    def record(self, state: Any, data: Any, event: Any, monotonic_at: float) -> None:
-        """Add an entry, overwriting the oldest once the log is full."""
-        index = self._next
-        self._entries[index] = (state, data, event, monotonic_at)
-        self._next = self._successor[index]
-
     def entries(self) -> tuple[LogEntry, ...]:
         """The entries, oldest first."""
-        ordered = self._entries[self._next :] + self._entries[: self._next]
         offset = self._wall_offset
         return tuple(
-            LogEntry(state, data, event, at + offset)
-            for state, data, event, at in (e for e in ordered if e is not None)
+            LogEntry(state, data, event, at + offset) for state, data, event, at in self._entries
         )
 
     def rendered(self) -> list[str]:

@@ -18,9 +18,9 @@ from typing import Any
 import actorfsm
 from actorfsm import LoggingFSM
 from benchmarks.bench_engine import S, counter_class, drain
-from benchmarks.harness import median_of, print_machine, print_ratio
+from benchmarks.harness import print_machine, print_ratio, side_by_side
 
-RUNS = 9
+RUNS = 21  # pairs: the effects measured (2-10%) are smaller than this host's jitter per run
 BASELINE_REV = "d2a1ae2"  # the engine as benchmarked before the debugging features
 FSMCounter = counter_class(actorfsm)
 
@@ -35,16 +35,11 @@ class UnwatchedCounter(FSMCounter):  # type: ignore[misc,valid-type]
 
 def ratio(label: str, target: str, subject: type[Any], reference: type[Any]) -> None:
     """Print throughput of ``subject`` / ``reference``, medians of interleaved runs."""
-    reference_samples: list[float] = []
-
-    def measure() -> float:
-        reference_samples.append(drain(reference))
-        return drain(subject)
-
-    subject_median, _ = median_of(RUNS, measure)
-    reference_median = sorted(reference_samples)[len(reference_samples) // 2]
+    subject_median, reference_median, ratio = side_by_side(
+        RUNS, lambda: drain(subject), lambda: drain(reference)
+    )
     print(f"   {label}: {1e6 * subject_median:.2f} vs {1e6 * reference_median:.2f} us/msg")
-    print_ratio(f"{label} (throughput ratio)", reference_median / subject_median, target)
+    print_ratio(f"{label} (throughput, median of pair ratios)", ratio, target)
 
 
 def load_baseline() -> Any | None:
@@ -71,7 +66,7 @@ def load_baseline() -> Any | None:
 
 def main() -> None:
     print_machine("debugging features: what they cost on the hot path")
-    print(f"   drain of 200000 messages, median of {RUNS} interleaved runs")
+    print(f"   drain of 200000 messages, {RUNS} adjacent pairs of runs")
     ratio("LoggingFSM log_depth=12 / FSM", ">= 0.90", LoggedCounter, FSMCounter)
     ratio("stuck detection on / off", ">= 0.97", FSMCounter, UnwatchedCounter)
     baseline = load_baseline()
