@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import logging as stdlib_logging
-import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from types import FrameType
 from typing import Any
 
 import structlog
@@ -31,6 +29,7 @@ from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED, SparkC
 from actors.spark.datastore import DatastoreError
 from actors.spark.discovery import MODES, DiscoveryConfig, check_device_url, tcp_url
 from actors.spark.simulator import Simulator
+from actors.stop_signal import StopSignal
 
 log = structlog.get_logger("actors.spark.cli")
 
@@ -234,24 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(format=args.log_format, level=args.log_level)
     _bridge_stdlib_logging()
 
-    finished = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        finished.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    simulator: Simulator | None = None
-    if args.simulate:
-        simulator = Simulator(tcp=None, pty=True).start()
-        config = replace(config, device_url=simulator.pty_path)
-        log.info("simulator_started", pty=simulator.pty_path)
-    try:
-        code = _run(config, discovery, args.allow_any_url, finished)
-    finally:
-        if simulator is not None:
-            simulator.stop()
+    with StopSignal() as finished:
+        simulator: Simulator | None = None
+        if args.simulate:
+            simulator = Simulator(tcp=None, pty=True).start()
+            config = replace(config, device_url=simulator.pty_path)
+            log.info("simulator_started", pty=simulator.pty_path)
+        try:
+            code = _run(config, discovery, args.allow_any_url, finished)
+        finally:
+            if simulator is not None:
+                simulator.stop()
     log.info("exiting", exit_code=code)
     return code
 
@@ -260,7 +252,7 @@ def _run(
     config: ConnectorConfig,
     discovery: DiscoveryConfig,
     allow_any_url: bool,
-    finished: threading.Event,
+    finished: StopSignal,
 ) -> int:
     """Start the connector, wait for a signal or its failure, stop it; return the exit code."""
     try:

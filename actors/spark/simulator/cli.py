@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from types import FrameType
 
 import structlog
 
 from actors.spark.simulator.faults import Fault, FaultKind
 from actors.spark.simulator.firmware import DEFAULT_HANDSHAKE, check_device_id
 from actors.spark.simulator.server import DEFAULT_TCP, Simulator
+from actors.stop_signal import StopSignal
 
 _log = structlog.get_logger(__name__)
 
@@ -137,25 +136,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         simulator.start()
     except OSError as error:
         sys.exit(f"spark-sim: cannot start: {error}")
-    stopped = threading.Event()
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        where = []
-        if tcp is not None:
-            host, port = simulator.tcp_address
-            where.append(f"tcp={host}:{port}")
-        if args.pty is not None:
-            where.append(f"pty={simulator.pty_path}")
-        print("spark-sim listening:", " ".join(where), flush=True)
-        for fault in args.fault:
-            simulator.inject(fault)
-        threading.Thread(target=_read_commands, args=(simulator,), daemon=True).start()
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.stop()
+    with StopSignal() as stopped:
+        try:
+            where = []
+            if tcp is not None:
+                host, port = simulator.tcp_address
+                where.append(f"tcp={host}:{port}")
+            if args.pty is not None:
+                where.append(f"pty={simulator.pty_path}")
+            print("spark-sim listening:", " ".join(where), flush=True)
+            for fault in args.fault:
+                simulator.inject(fault)
+            threading.Thread(target=_read_commands, args=(simulator,), daemon=True).start()
+            stopped.wait()
+        finally:
+            simulator.stop()
