@@ -1,9 +1,11 @@
 """The Commander: sends requests to the controller and matches its answers to them.
 
 It owns the :class:`~actors.spark.protocol.StreamParser` for the bytes the
-Connection forwards, assigns msgIds (unique among the commands in flight),
-writes each request through the Connection and matches each response line to
-its command by the echoed request text. Events (handshake, setup mode, cbox
+Connection's reader thread sends it, assigns msgIds (unique among the commands
+in flight), writes each request to the port the Connection hands it
+(:class:`~actors.spark.connection.Linked`; a failed write is reported back as
+:class:`~actors.spark.connection.WriteFailed`) and matches each response line
+to its command by the echoed request text. Events (handshake, setup mode, cbox
 errors) go to the subscribers registered with :class:`SubscribeEvents`.
 
 States follow the phase, which the Commander learns by subscribing to the
@@ -47,7 +49,7 @@ from actorfsm import (
     tell_each,
 )
 from actors.spark.config import ConnectorConfig
-from actors.spark.connection import Listen, Write
+from actors.spark.connection import Linked, Listen, WriteFailed
 from actors.spark.errors import (
     CommandFailed,
     CommandTimeout,
@@ -73,7 +75,7 @@ from actors.spark.protocol import (
     encode_request,
     next_msg_id,
 )
-from actors.spark.reader import Received
+from actors.spark.reader import Received, describe
 
 log = structlog.get_logger("actors.spark.commander")
 
@@ -180,7 +182,9 @@ def _frozen(mapping: Mapping[int, Any]) -> Mapping[int, Any]:
 class CommandData:
     """The Commander's data: commands in flight (by msgId) and stashed (by token, in order).
 
-    ``generation`` is the link whose bytes the parser holds; ``bad_lines``
+    ``generation`` is the link whose bytes the parser holds and ``port`` where
+    requests are written (kept while disconnected: nothing is written then, and
+    a write to a closed port only reports a stale generation); ``bad_lines``
     counts the current streak of lines that match no command.
     """
 
@@ -189,6 +193,7 @@ class CommandData:
     waiting: Mapping[int, Execute] = field(default_factory=lambda: _frozen({}))
     next_token: int = 0
     generation: int = 0
+    port: Any = None
     incompatible: str | None = None
     bad_lines: int = 0
     listeners: tuple[Any, ...] = ()
@@ -264,11 +269,14 @@ class Commander(FSM[CommanderState, CommandData]):
 
     def any_state(self, event: Event) -> NextState | None:
         match event:
-            case Event(Received(generation, chunk), CommandData() as data):
-                if generation != data.generation:
-                    self.parser = StreamParser()  # a new link: drop the old one's partial line
-                    data = replace(data, generation=generation)
-                return stay().using(self.parse(data, chunk))
+            case Event(Received(generation, chunk), CommandData() as data) if (
+                generation >= data.generation
+            ):
+                return stay().using(self.parse(self.link(data, generation), chunk))
+            case Event(Linked(generation, port), CommandData() as data) if (
+                generation >= data.generation
+            ):
+                return stay().using(replace(self.link(data, generation), port=port))
             case Event(Expired(msg_id), CommandData() as data) if msg_id in data.pending:
                 pending = data.pending[msg_id]
                 deliver(
@@ -296,7 +304,15 @@ class Commander(FSM[CommanderState, CommandData]):
                 return stay().using(replace(data, listeners=(*data.listeners, ref)))
             case Event(WatchTimeouts(ref), CommandData() as data) if ref not in data.watchers:
                 return stay().using(replace(data, watchers=(*data.watchers, ref)))
-            case Event(Expired() | WaitExpired() | SubscribeEvents() | WatchTimeouts(), _):
+            case Event(
+                Expired()
+                | WaitExpired()
+                | SubscribeEvents()
+                | WatchTimeouts()
+                | Received()
+                | Linked(),
+                _,
+            ):  # stale: a finished command, a known listener, an older link
                 return stay()
         return None
 
@@ -340,11 +356,22 @@ class Commander(FSM[CommanderState, CommandData]):
         while msg_id in data.pending:
             msg_id = next_msg_id(msg_id)
         echo = encode_request(msg_id, execute.request)
-        self.connection.tell(Write(echo.encode("ascii") + b"\n"))
+        self.write(data, echo.encode("ascii") + b"\n")
         self.start_single_timer(("cmd", msg_id), Expired(msg_id), self.timeout_of(execute))
         pending = dict(data.pending)
         pending[msg_id] = Pending(msg_id, echo, execute)
         return replace(data, msg_id=msg_id, pending=MappingProxyType(pending))
+
+    def write(self, data: CommandData, line: bytes) -> None:
+        """Write a request to the port; a failure is the Connection's to act on.
+
+        The command stays pending: it fails with ``ConnectionLost`` when the
+        link drops, or ``CommandTimeout`` if it somehow does not.
+        """
+        try:
+            data.port.write(line)
+        except Exception as exc:  # OSError / SerialException; None: not linked yet
+            self.connection.tell(WriteFailed(data.generation, describe(exc)))
 
     def without(self, mapping: Mapping[int, Any], key: int) -> Mapping[int, Any]:
         smaller = dict(mapping)
@@ -375,6 +402,13 @@ class Commander(FSM[CommanderState, CommandData]):
         return replace(data, waiting=MappingProxyType(waiting))
 
     # ------------------------------------------------------------- receiving
+
+    def link(self, data: CommandData, generation: int) -> CommandData:
+        """Bytes or the port of link ``generation``: a newer link starts with an empty parser."""
+        if generation == data.generation:
+            return data
+        self.parser = StreamParser()  # drop the old link's partial line
+        return replace(data, generation=generation, port=None)
 
     def parse(self, data: CommandData, chunk: bytes) -> CommandData:
         for item in self.parser.feed(chunk):

@@ -4,8 +4,7 @@ States: PAUSED (``autoconnecting`` is false: never connects), WAITING (the
 backoff timer runs until the next attempt), DISCOVERING (a
 :class:`~actors.spark.discovery.Discoverer` thread lists the candidate ports),
 OPENING (a reader thread is opening the port) and OPEN. All blocking I/O
-happens on those threads; the actor only writes, which on a pty or socket is
-quick (bounded by the reader's write timeout).
+happens on those threads.
 
 With ``device_url`` configured the Connection opens that URL; without one it
 discovers the controller (:mod:`actors.spark.discovery`): each attempt is a
@@ -25,8 +24,13 @@ opens is logged once (``connect_failed``) and summarised when it ends
 (``connect_failed_repeated`` with its count). ``Close(reason)`` drops the link
 on purpose (Watchdog, setup mode, a failed sync) and reconnects the same way.
 
-Received bytes are forwarded, as :class:`~actors.spark.reader.Received`, to
-every listener registered with :class:`Listen` (the Commander).
+The Connection is the port's owner, not its conduit: every listener
+registered with :class:`Listen` (the Commander) is told :class:`Linked` with
+the open port and writes to it itself (a write on a pty or socket is quick,
+bounded by the reader's write timeout), and the reader thread sends it the
+bytes it reads as :class:`~actors.spark.reader.Received`. So a command and its
+answer cross no actor but the Commander. A writer that fails tells the
+Connection :class:`WriteFailed`, which drops the link.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
 from actors.spark.phase import Phase, RequestPhase
-from actors.spark.reader import Opened, OpenFailed, PortReader, ReadFailed, Received, describe
+from actors.spark.reader import Opened, OpenFailed, PortReader, ReadFailed
 
 log = structlog.get_logger("actors.spark.connection")
 
@@ -61,10 +65,19 @@ class LinkState(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Write:
-    """Received: bytes to write to the open port (dropped when there is none)."""
+class Linked:
+    """Told to listeners: the port of link ``generation`` is open; write requests to it."""
 
-    data: bytes
+    generation: int
+    port: Any
+
+
+@dataclass(frozen=True, slots=True)
+class WriteFailed:
+    """Received from a listener: writing to the port of link ``generation`` failed."""
+
+    generation: int
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +89,7 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class Listen:
-    """Received: forward every received chunk to ``ref`` from now on."""
+    """Received: tell ``ref`` :class:`Linked` and send it the bytes read, from now on."""
 
     ref: Any
 
@@ -201,16 +214,10 @@ class Connection(FSM[LinkState, LinkData]):
 
     def open(self, event: Event) -> NextState | None:
         match event:
-            case Event(Received(generation, _) as received, LinkData() as data) if (
+            case Event(WriteFailed(generation, error), LinkData() as data) if (
                 generation == data.generation
             ):
-                return stay().using(self.forward(received, data))
-            case Event(Write(payload), LinkData(port=port) as data) if port is not None:
-                try:
-                    port.write(payload)
-                except Exception as exc:  # OSError / SerialException: the link is gone
-                    return self.lost(data, f"write failed: {describe(exc)}")
-                return stay()
+                return self.lost(data, f"write failed: {error}")
             case Event(ReadFailed(generation, error), LinkData() as data) if (
                 generation == data.generation
             ):
@@ -223,7 +230,12 @@ class Connection(FSM[LinkState, LinkData]):
     def any_state(self, event: Event) -> NextState | None:
         match event:
             case Event(Listen(ref), LinkData() as data) if ref not in data.listeners:
-                return stay().using(replace(data, listeners=(*data.listeners, ref)))
+                listeners = (*data.listeners, ref)
+                if data.reader is not None:
+                    data.reader.set_sinks(listeners)
+                if data.port is not None:
+                    ref.tell(Linked(data.generation, data.port))
+                return stay().using(replace(data, listeners=listeners))
             case Event(SetAutoconnecting(enabled), LinkData() as data):
                 self.datastore.autoconnecting = enabled
                 log.info("autoconnecting_set", enabled=enabled)
@@ -232,13 +244,10 @@ class Connection(FSM[LinkState, LinkData]):
                 if self.state_name is LinkState.PAUSED:
                     self.actor_ref.tell(Attempt())
                 return stay()
-            case Event(Write(payload), _):
-                log.debug("write_dropped", state=self.state_name.name, size=len(payload))
-                return stay()
             case Event(
                 Opened()
                 | Discovered()
-                | Received()
+                | WriteFailed()
                 | ReadFailed()
                 | OpenFailed()
                 | Close()
@@ -272,7 +281,7 @@ class Connection(FSM[LinkState, LinkData]):
     def open_url(self, data: LinkData, url: str) -> NextState:
         """Start a reader thread that opens ``url``; its outcome comes as a message."""
         generation = data.generation + 1
-        reader = PortReader(url, generation, self.actor_ref).start()
+        reader = PortReader(url, generation, self.actor_ref, data.listeners).start()
         log.debug("connect_attempt", url=url, generation=generation)
         return goto(LinkState.OPENING).using(
             replace(data, generation=generation, reader=reader, url=url)
@@ -303,11 +312,13 @@ class Connection(FSM[LinkState, LinkData]):
         self.end_failure_streak(data)
         self.persist_interval(data.interval, self.config.reconnect_min)
         log.info("connected", url=data.url)
+        listeners = tell_each(data.listeners, Linked(data.generation, port))
         self.phase.tell(RequestPhase(Phase.CONNECTED, reason="port open"))
         return goto(LinkState.OPEN).using(
             replace(
                 data,
                 port=port,
+                listeners=listeners,
                 failures=0,
                 last_error="",
                 interval=self.config.reconnect_min,
@@ -342,11 +353,6 @@ class Connection(FSM[LinkState, LinkData]):
         if data.reader is not None:
             data.reader.stop()
         return replace(data, reader=None, port=None, generation=data.generation + 1)
-
-    def forward(self, received: Received, data: LinkData) -> LinkData:
-        """Send a chunk to every listener; a listener that has died is dropped."""
-        alive = tell_each(data.listeners, received)
-        return data if len(alive) == len(data.listeners) else replace(data, listeners=alive)
 
     def end_failure_streak(self, data: LinkData) -> None:
         """Summarise a streak of failed opens that has ended (its first was logged already)."""

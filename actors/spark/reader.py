@@ -1,9 +1,12 @@
 """The one thread per port that opens it and reads it; the only place the connector blocks on I/O.
 
 A :class:`PortReader` opens the pyserial URL (a socket connect can take
-seconds), then loops reading what has arrived and posts it to its actor as
-messages tagged with the connection *generation*; the actor drops messages of
-an older generation, so a port it has given up on can never confuse the next.
+seconds), then loops reading what has arrived. Every message it posts is
+tagged with the connection *generation*, so a port that has been given up on
+can never confuse the next. What happens to the link (opened, failed, gone)
+goes to its owner, the Connection actor; the bytes read go straight to the
+*sinks* (the Commander, which parses them), one actor hop less per answer than
+passing them through the owner.
 
 How it reads matters. The port is opened non-blocking (``timeout=0``) and
 the thread waits for it with ``select`` (at most ``READ_POLL`` seconds, so it
@@ -27,6 +30,8 @@ from typing import Any
 import pykka
 import serial
 import structlog
+
+from actorfsm import tell_each
 
 log = structlog.get_logger("actors.spark.reader")
 
@@ -79,16 +84,23 @@ def describe(exc: BaseException) -> str:
 
 
 class PortReader:
-    """Opens ``url`` and reads it on its own daemon thread, posting to ``actor``.
+    """Opens ``url`` and reads it on its own daemon thread; link news to ``actor``,
+    bytes to ``sinks``.
 
     The thread owns the port's life: it closes the port when it stops, whether
-    asked to (:meth:`stop`) or because reading failed.
+    asked to (:meth:`stop`) or because reading failed. A sink that has died is
+    dropped (logged once by ``tell_each``); the reader goes on reading, because
+    its owner must still learn when the link goes.
     """
 
-    def __init__(self, url: str, generation: int, actor: pykka.ActorRef[Any]) -> None:
+    def __init__(
+        self, url: str, generation: int, actor: pykka.ActorRef[Any], sinks: tuple[Any, ...] = ()
+    ) -> None:
         self.url = url
         self.generation = generation
         self._actor = actor
+        self._sinks = sinks
+        self._sinks_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"spark-reader-{generation} {url}", daemon=True
@@ -107,6 +119,19 @@ class PortReader:
         """Wait up to ``timeout`` seconds for the thread to end; True if it did."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def set_sinks(self, sinks: tuple[Any, ...]) -> None:
+        """Send the bytes read from now on to ``sinks`` (from any thread)."""
+        with self._sinks_lock:
+            self._sinks = sinks
+
+    def _deliver(self, received: Received) -> None:
+        sinks = self._sinks
+        alive = tell_each(sinks, received)
+        if len(alive) != len(sinks):
+            with self._sinks_lock:
+                if self._sinks is sinks:  # not replaced by set_sinks meanwhile
+                    self._sinks = alive
 
     def _post(self, message: Any) -> bool:
         """Tell the actor; False if it is gone (then the reader ends)."""
@@ -134,7 +159,7 @@ class PortReader:
                 log.debug("port_close_failed", url=self.url, error=describe(exc))
 
     def _read(self, port: Any) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and self._actor.is_alive():
             try:
                 ready, _, _ = select.select([port.fileno()], [], [], READ_POLL)
                 if not ready:
@@ -144,5 +169,5 @@ class PortReader:
                 if not self._stopping.is_set():
                     self._post(ReadFailed(self.generation, describe(exc)))
                 return
-            if chunk and not self._post(Received(self.generation, chunk)):
-                return
+            if chunk:
+                self._deliver(Received(self.generation, chunk))

@@ -1,7 +1,8 @@
 """The Commander alone: a probe stands in for the Connection, a real PhaseTracker for the phase.
 
-The test reads each request from the ``Write`` the Commander sends and answers
-it by feeding response text back as ``Received`` chunks, so matching, msgIds,
+The probe also stands in for the port the Connection hands over (``Linked``):
+the test reads each request the Commander writes from it and answers by
+feeding response text back as ``Received`` chunks, so matching, msgIds,
 timeouts and stashing are checked line by line, without a controller.
 """
 
@@ -17,7 +18,7 @@ from structlog.testing import capture_logs
 from actorfsm.testing import Probe, VirtualClock, settle
 from actors.spark.commander import Commander, Execute, Incompatible, SubscribeEvents
 from actors.spark.config import ConnectorConfig
-from actors.spark.connection import Listen, Write
+from actors.spark.connection import Linked, Listen, WriteFailed
 from actors.spark.errors import (
     CommandFailed,
     CommandTimeout,
@@ -46,8 +47,26 @@ from actors.spark.reader import Received
 TICKS = SparkObject(3, 0x80, 257, bytes(8))
 
 
+class ProbePort:
+    """The open port as the Commander sees it: each write reaches the probe as bytes."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+
+    def write(self, data: bytes) -> int:
+        self.probe.ref.tell(data)
+        return len(data)
+
+
+class DeadPort:
+    """A port whose link is gone: every write fails as pyserial's would."""
+
+    def write(self, data: bytes) -> int:
+        raise OSError(5, "Input/output error")
+
+
 class Rig:
-    """A Commander wired to a probe (its Connection) and a PhaseTracker."""
+    """A Commander wired to a probe (its Connection and port) and a PhaseTracker."""
 
     def __init__(self, tmp_path: pathlib.Path, **settings: Any) -> None:
         self.config = ConnectorConfig(
@@ -58,8 +77,10 @@ class Rig:
         self.commander = Commander.start(self.config, self.tracker, self.link.ref)
         self.link.expect_msg(Listen(self.commander))
 
-    def phase(self, *phases: Phase) -> None:
+    def phase(self, *phases: Phase, port: Any = None) -> None:
         for phase in phases:
+            if phase is Phase.CONNECTED:  # as the Connection does, before it reports CONNECTED
+                self.commander.tell(Linked(1, port or ProbePort(self.link)))
             assert self.tracker.ask(RequestPhase(phase)) is True
         settle(self.commander)
 
@@ -70,9 +91,9 @@ class Rig:
 
     def written(self) -> str:
         """The next request line the Commander wrote."""
-        write = self.link.expect_msg_type(Write)
-        assert write.data.endswith(b"\n")
-        return write.data.decode("ascii").strip()
+        data = self.link.expect_msg_type(bytes)
+        assert data.endswith(b"\n")
+        return data.decode("ascii").strip()
 
     def feed(self, text: str, generation: int = 1) -> None:
         self.commander.tell(Received(generation, text.encode("latin-1")))
@@ -178,6 +199,17 @@ def test_a_dropped_link_fails_commands_in_flight_with_connection_lost(rig: Rig) 
     future = rig.execute(Noop())
     rig.written()
     rig.phase(Phase.DISCONNECTED)
+    with pytest.raises(ConnectionLost):
+        future.get(timeout=3)
+
+
+def test_a_failed_write_is_reported_to_the_connection_and_the_command_waits(rig: Rig) -> None:
+    rig.phase(Phase.CONNECTED, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED, port=DeadPort())
+    future = rig.execute(Noop())
+    failed = rig.link.expect_msg_type(WriteFailed)
+    assert failed.generation == 1
+    assert "Input/output error" in failed.error
+    rig.phase(Phase.DISCONNECTED)  # the Connection drops the link
     with pytest.raises(ConnectionLost):
         future.get(timeout=3)
 

@@ -1,8 +1,9 @@
 """The Connection against the simulator, over TCP (``socket://``) and the pty, with real pyserial.
 
 A probe stands in for the PhaseTracker (it receives the ``RequestPhase``
-messages), another listens to the received chunks, a third follows the
-Connection's own transitions, so each scenario waits on what happens.
+messages), another for the Commander (it is handed the open port and receives
+the chunks read), a third follows the Connection's own transitions, so each
+scenario waits on what happens.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from actorfsm import (
 )
 from actorfsm.testing import Probe, VirtualClock
 from actors.spark.config import ConnectorConfig
-from actors.spark.connection import Close, Connection, LinkState, Listen, SetAutoconnecting, Write
+from actors.spark.connection import (
+    Close,
+    Connection,
+    Linked,
+    LinkState,
+    Listen,
+    SetAutoconnecting,
+    WriteFailed,
+)
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import DiscoveryConfig, DiscoveryExhausted
 from actors.spark.phase import Phase, RequestPhase
@@ -57,6 +66,8 @@ class Rig:
         self.chunks = Probe()
         self.states = Probe()
         self.received = b""
+        self.generations: list[int] = []
+        self.port: Linked | None = None
 
     def start(self) -> Rig:
         self.conn = Connection.start(self.config, self.datastore, self.phase.ref, self.discovery)
@@ -64,14 +75,29 @@ class Rig:
         self.conn.tell(SubscribeTransitionCallBack(self.states.ref))
         return self
 
+    def _take(self) -> None:
+        """Take the listener's next message: a chunk read or the port handed over."""
+        match self.chunks.receive(timeout=WAIT):
+            case Received(generation, chunk):
+                self.generations.append(generation)
+                self.received += chunk
+            case Linked() as linked:
+                self.port = linked
+            case other:
+                pytest.fail(f"the listener got {other!r}")
+
+    def linked(self) -> Linked:
+        """Wait until the Connection hands over an open port newer than the last one seen."""
+        seen = self.port.generation if self.port else 0
+        while self.port is None or self.port.generation == seen:
+            self._take()
+        return self.port
+
     def read_until(self, text: bytes) -> list[int]:
         """Collect received chunks until ``text`` arrived; return their generations."""
-        generations = []
         while text not in self.received:
-            chunk = self.chunks.expect_msg_type(Received, timeout=WAIT)
-            generations.append(chunk.generation)
-            self.received += chunk.chunk
-        return generations
+            self._take()
+        return self.generations
 
     def until(self, state: LinkState) -> list[LinkState]:
         """Follow the Connection's states until it is in ``state``; return those it entered."""
@@ -94,7 +120,7 @@ def test_it_opens_reports_connected_writes_and_forwards_what_it_reads(
 ) -> None:
     rig = Rig(url, tmp_path).start()
     rig.phase.expect_msg(CONNECTED, timeout=WAIT)
-    rig.conn.tell(Write(b"010000AB\n"))
+    rig.linked().port.write(b"010000AB\n")
     rig.read_until(b"010000AB|0000")
 
 
@@ -103,14 +129,17 @@ def test_a_dropped_link_is_reported_and_reopened(
 ) -> None:
     rig = Rig(url, tmp_path).start()
     rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    first = rig.linked()
     with capture_logs() as logs:
         simulator.inject(Fault(FaultKind.DROP))
         rig.expect_disconnected()
         rig.phase.expect_msg(CONNECTED, timeout=WAIT)
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["connection_lost"]
-    rig.conn.tell(Write(b"010000AB\n"))
+    second = rig.linked()
+    assert second.generation > first.generation
+    second.port.write(b"010000AB\n")
     generations = rig.read_until(b"010000AB|0000")
-    assert generations[-1] > 1  # the answer came through the new port
+    assert generations[-1] == second.generation  # the answer came through the new port
 
 
 def test_refused_connects_back_off_and_are_logged_once_per_streak(
@@ -161,6 +190,35 @@ def test_close_drops_the_link_and_reconnects(
         rig.phase.expect_msg(CONNECTED, timeout=WAIT)
     closed = [e for e in logs if e["event"] == "connection_closed"]
     assert [e["reason"] for e in closed] == ["watchdog"]
+
+
+def test_a_write_failure_reported_by_the_writer_drops_the_link_and_reconnects(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    first = rig.linked()
+    rig.conn.tell(WriteFailed(first.generation - 1, "stale: an older link"))
+    rig.conn.tell(WriteFailed(first.generation, "OSError: [Errno 5] Input/output error"))
+    assert rig.expect_disconnected() == "write failed: OSError: [Errno 5] Input/output error"
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    assert rig.linked().generation > first.generation
+
+
+def test_a_listener_added_while_open_is_handed_the_port_and_gets_the_bytes(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    first = rig.linked()
+    late = Probe()
+    rig.conn.tell(Listen(late.ref))
+    linked = late.expect_msg_type(Linked, timeout=WAIT)
+    assert linked.generation == first.generation
+    linked.port.write(b"010000AB\n")
+    received = b""
+    while b"010000AB|0000" not in received:
+        received += late.expect_msg_type(Received, timeout=WAIT).chunk
 
 
 def test_with_autoconnecting_off_it_never_connects_until_it_is_turned_on(
