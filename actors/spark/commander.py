@@ -28,9 +28,7 @@ message than the request.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pykka
@@ -174,13 +172,9 @@ class Pending:
     execute: Execute
 
 
-def _frozen(mapping: Mapping[int, Any]) -> Mapping[int, Any]:
-    return MappingProxyType(dict(mapping))
-
-
 @dataclass(frozen=True, slots=True)
 class CommandData:
-    """The Commander's data: commands in flight (by msgId) and stashed (by token, in order).
+    """The Commander's data: the last msgId and stash token given out, the link, listeners.
 
     ``generation`` is the link whose bytes the parser holds and ``port`` where
     requests are written (kept while disconnected: nothing is written then, and
@@ -189,8 +183,6 @@ class CommandData:
     """
 
     msg_id: int = 0
-    pending: Mapping[int, Pending] = field(default_factory=lambda: _frozen({}))
-    waiting: Mapping[int, Execute] = field(default_factory=lambda: _frozen({}))
     next_token: int = 0
     generation: int = 0
     port: Any = None
@@ -231,8 +223,13 @@ class Commander(FSM[CommanderState, CommandData]):
         super().__init__()
         self.config = config
         self.connection = connection
-        # The parser is the one mutable helper: it holds the bytes of an unfinished line.
+        # Mutable helpers, kept out of the immutable state data: the parser holds
+        # the bytes of an unfinished line; the tables hold the commands in flight
+        # (by msgId) and stashed (by token, in order). Copying a table of 1,000
+        # commands for every command made pipelining quadratic.
         self.parser = StreamParser()
+        self.pending: dict[int, Pending] = {}
+        self.waiting: dict[int, Execute] = {}
         self.start_with(CommanderState.OFFLINE, CommandData())
         self.when(CommanderState.OFFLINE, self.offline)
         self.when(CommanderState.LINKED, self.linked)
@@ -277,8 +274,8 @@ class Commander(FSM[CommanderState, CommandData]):
                 generation >= data.generation
             ):
                 return stay().using(replace(self.link(data, generation), port=port))
-            case Event(Expired(msg_id), CommandData() as data) if msg_id in data.pending:
-                pending = data.pending[msg_id]
+            case Event(Expired(msg_id), CommandData() as data) if msg_id in self.pending:
+                pending = self.pending.pop(msg_id)
                 deliver(
                     pending.execute,
                     None,
@@ -287,18 +284,17 @@ class Commander(FSM[CommanderState, CommandData]):
                     ),
                 )
                 watchers = tell_each(data.watchers, CommandTimedOut(pending.echo))
-                pending_now = self.without(data.pending, msg_id)
-                return stay().using(replace(data, pending=pending_now, watchers=watchers))
-            case Event(WaitExpired(token), CommandData() as data) if token in data.waiting:
-                execute = data.waiting[token]
+                return stay().using(replace(data, watchers=watchers))
+            case Event(WaitExpired(token), CommandData()) if token in self.waiting:
+                execute = self.waiting.pop(token)
                 deliver(execute, None, NotConnected(self.not_ready_reason(execute)))
-                return stay().using(replace(data, waiting=self.without(data.waiting, token)))
+                return stay()
             case Event(
                 CurrentState(_, Phase() as phase) | Transition(_, _, Phase() as phase), data
             ):
                 return self.follow(phase, data)
             case Event(Incompatible(reason), CommandData() as data):
-                data = self.fail_waiting(data, IncompatibleFirmware(reason))
+                self.fail_waiting(IncompatibleFirmware(reason))
                 return stay().using(replace(data, incompatible=reason))
             case Event(SubscribeEvents(ref), CommandData() as data) if ref not in data.listeners:
                 return stay().using(replace(data, listeners=(*data.listeners, ref)))
@@ -322,18 +318,15 @@ class Commander(FSM[CommanderState, CommandData]):
         """Move to the state of ``phase`` and send the stashed commands it now allows."""
         state = _STATE_OF_PHASE[phase]
         if state is CommanderState.OFFLINE:
-            data = self.fail_pending(
-                data, ConnectionLost("the connection to the controller dropped")
-            )
-            data = replace(data, incompatible=None)
+            self.fail_pending(ConnectionLost("the connection to the controller dropped"))
             self.end_bad_streak(data)
-            data = replace(data, bad_lines=0)
-        for token, execute in list(data.waiting.items()):
+            data = replace(data, incompatible=None, bad_lines=0)
+        for token, execute in list(self.waiting.items()):
             if state is CommanderState.READY or (
                 state is CommanderState.LINKED and execute.internal
             ):
                 self.cancel_timer(("wait", token))
-                data = replace(data, waiting=self.without(data.waiting, token))
+                del self.waiting[token]
                 data = self.send(data, execute)
         return goto(state).using(data)
 
@@ -346,21 +339,19 @@ class Commander(FSM[CommanderState, CommandData]):
         """Keep a command until the phase allows it; fail it with NotConnected at its timeout."""
         token = data.next_token
         self.start_single_timer(("wait", token), WaitExpired(token), self.timeout_of(execute))
-        waiting = dict(data.waiting)
-        waiting[token] = execute
-        return replace(data, waiting=MappingProxyType(waiting), next_token=token + 1)
+        self.waiting[token] = execute
+        return replace(data, next_token=token + 1)
 
     def send(self, data: CommandData, execute: Execute) -> CommandData:
         """Give the command a free msgId, write it and start its timeout."""
         msg_id = next_msg_id(data.msg_id)
-        while msg_id in data.pending:
+        while msg_id in self.pending:
             msg_id = next_msg_id(msg_id)
         echo = encode_request(msg_id, execute.request)
         self.write(data, echo.encode("ascii") + b"\n")
         self.start_single_timer(("cmd", msg_id), Expired(msg_id), self.timeout_of(execute))
-        pending = dict(data.pending)
-        pending[msg_id] = Pending(msg_id, echo, execute)
-        return replace(data, msg_id=msg_id, pending=MappingProxyType(pending))
+        self.pending[msg_id] = Pending(msg_id, echo, execute)
+        return replace(data, msg_id=msg_id)
 
     def write(self, data: CommandData, line: bytes) -> None:
         """Write a request to the port; a failure is the Connection's to act on.
@@ -373,11 +364,6 @@ class Commander(FSM[CommanderState, CommandData]):
         except Exception as exc:  # OSError / SerialException; None: not linked yet
             self.connection.tell(WriteFailed(data.generation, describe(exc)))
 
-    def without(self, mapping: Mapping[int, Any], key: int) -> Mapping[int, Any]:
-        smaller = dict(mapping)
-        del smaller[key]
-        return MappingProxyType(smaller)
-
     def not_ready_reason(self, execute: Execute) -> str:
         needed = "connected" if execute.internal else "synchronized"
         return (
@@ -385,21 +371,20 @@ class Commander(FSM[CommanderState, CommandData]):
             f"(it is {self.state_name.value}); {execute.request!r} was not sent"
         )
 
-    def fail_pending(self, data: CommandData, error: SparkError) -> CommandData:
-        for msg_id, pending in data.pending.items():
+    def fail_pending(self, error: SparkError) -> None:
+        """Fail every command in flight."""
+        for msg_id, pending in self.pending.items():
             self.cancel_timer(("cmd", msg_id))
             deliver(pending.execute, None, error)
-        return replace(data, pending=_frozen({}))
+        self.pending.clear()
 
-    def fail_waiting(self, data: CommandData, error: SparkError) -> CommandData:
+    def fail_waiting(self, error: SparkError) -> None:
         """Fail the stashed client commands (internal ones keep waiting)."""
-        waiting = dict(data.waiting)
-        for token, execute in data.waiting.items():
+        for token, execute in list(self.waiting.items()):
             if not execute.internal:
                 self.cancel_timer(("wait", token))
                 deliver(execute, None, error)
-                del waiting[token]
-        return replace(data, waiting=MappingProxyType(waiting))
+                del self.waiting[token]
 
     # ------------------------------------------------------------- receiving
 
@@ -426,14 +411,14 @@ class Commander(FSM[CommanderState, CommandData]):
         response = decode_response(text)
         match response:
             case Response(echo, msg_id, _, errcode, reply):
-                pending = data.pending.get(msg_id)
+                pending = self.pending.get(msg_id)
                 if pending is None or pending.echo != echo:
                     return self.bad_line(data, "unmatched response", text)
                 error = None if errcode is Errcode.OK else CommandFailed(errcode, echo)
                 deliver(pending.execute, reply, error)
             case ProtocolError(reason, _, str(echo)) if (
                 (echo_id := _echo_msg_id(echo)) is not None
-                and (pending := data.pending.get(echo_id)) is not None
+                and (pending := self.pending.get(echo_id)) is not None
                 and pending.echo == echo
             ):
                 fault = ProtocolFault(f"the answer to {echo} breaks the protocol: {reason}: {text}")
@@ -442,8 +427,8 @@ class Commander(FSM[CommanderState, CommandData]):
             case ProtocolError(reason):
                 return self.bad_line(data, reason, text)
         self.cancel_timer(("cmd", pending.msg_id))
-        data = replace(data, pending=self.without(data.pending, pending.msg_id))
-        if isinstance(response, Response):
+        del self.pending[pending.msg_id]
+        if isinstance(response, Response) and data.bad_lines:
             self.end_bad_streak(data)
             data = replace(data, bad_lines=0)
         return data
@@ -463,9 +448,9 @@ class Commander(FSM[CommanderState, CommandData]):
     def terminated(self, event: StopEvent) -> None:
         """Nobody waits forever: every command still here fails with NotConnected."""
         match event:
-            case StopEvent(_, _, CommandData() as data):
+            case StopEvent():
                 stopped = NotConnected("the connector stopped")
-                for pending in data.pending.values():
+                for pending in self.pending.values():
                     deliver(pending.execute, None, stopped)
-                for execute in data.waiting.values():
+                for execute in self.waiting.values():
                     deliver(execute, None, stopped)
