@@ -310,10 +310,11 @@ class Connection(FSM[LinkState, LinkData]):
     def opened(self, data: LinkData, port: Any) -> NextState:
         """The port is open: end the failure streak, reset the backoff, report CONNECTED."""
         self.end_failure_streak(data)
-        self.persist_interval(data.interval, self.config.reconnect_min)
         log.info("connected", url=data.url)
         listeners = tell_each(data.listeners, Linked(data.generation, port))
         self.phase.tell(RequestPhase(Phase.CONNECTED, reason="port open"))
+        # After the news: a disk write (the SQLite commit) need not delay CONNECTED.
+        self.persist_interval(data.interval, self.config.reconnect_min)
         return goto(LinkState.OPEN).using(
             replace(
                 data,

@@ -11,7 +11,9 @@ ACKNOWLEDGED (no reconnect loop); the Commander then fails client commands
 with ``IncompatibleFirmware``. A compatible one is synchronized (spark.md §3):
 its clock is written, the block names for its device id are loaded from the
 datastore and its trace is read and logged; then the phase becomes
-SYNCHRONIZED. A failing step closes the link (and so reconnects).
+SYNCHRONIZED. The clock write and the trace read go out together (in that
+order on the wire), so synchronizing costs one round trip, not two. A failing
+step closes the link (and so reconnects).
 
 Handshakes while synchronized are ignored (the Watchdog's Noops cause them).
 ``<!SETUP_MODE>`` closes the link, logged once per occurrence.
@@ -114,12 +116,14 @@ class SyncData:
 
     ``cycle`` counts links; command tags carry it so an answer about an older
     link is recognised and dropped. ``handshake`` is the current link's,
-    ``block_names`` were loaded for its device id.
+    ``block_names`` were loaded for its device id; ``unanswered`` are the sync
+    steps whose commands are still in flight.
     """
 
     cycle: int = 0
     handshake: Handshake | None = None
     block_names: tuple[tuple[int, str], ...] = ()
+    unanswered: frozenset[Step] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +255,18 @@ class Synchronizer(FSM[SyncState, SyncData]):
                     log.error(problem.event, **problem.fields)  # one clear line, both sides named
                     self.commander.tell(Incompatible(problem.reason))
                     return goto(SyncState.PARKED)
-                request = ticks_write(int(time.time()))
-                self.execute(request, (self.state_data.cycle, Step.CLOCK))
-                return goto(SyncState.SYNCING)
+                data = self.state_data
+                self.execute(ticks_write(int(time.time())), (data.cycle, Step.CLOCK))
+                self.execute(trace_read(), (data.cycle, Step.TRACE))
+                names = self.datastore.block_names(hs.device_id)
+                log.info("block_names_loaded", device_id=hs.device_id, count=len(names))
+                return goto(SyncState.SYNCING).using(
+                    replace(
+                        data,
+                        block_names=tuple(sorted(names.items())),
+                        unanswered=frozenset({Step.CLOCK, Step.TRACE}),
+                    )
+                )
         return None
 
     def syncing(self, event: Event) -> NextState | None:
@@ -265,17 +278,14 @@ class Synchronizer(FSM[SyncState, SyncData]):
                 return self.give_up(f"sync step {step.name} failed: {error}")
             case Event(
                 CommandDone((cycle, Step.CLOCK), WriteObject(obj), ObjectReply(), None),
-                SyncData(handshake=Handshake() as hs) as data,
+                SyncData() as data,
             ) if cycle == data.cycle:
                 seconds = TicksData.decode(obj.data)
                 log.info(
                     "clock_written",
                     seconds_since_epoch=getattr(seconds, "seconds_since_epoch", None),
                 )
-                names = self.datastore.block_names(hs.device_id)
-                log.info("block_names_loaded", device_id=hs.device_id, count=len(names))
-                self.execute(trace_read(), (data.cycle, Step.TRACE))
-                return stay().using(replace(data, block_names=tuple(sorted(names.items()))))
+                return self.answered(data, Step.CLOCK)
             case Event(
                 CommandDone((cycle, Step.TRACE), _, ObjectReply(obj), None), SyncData() as data
             ) if cycle == data.cycle:
@@ -289,9 +299,16 @@ class Synchronizer(FSM[SyncState, SyncData]):
                         f"{_opcode_name(e.action)} {e.object_id} {e.object_type}" for e in trace
                     ],
                 )
-                self.phase.tell(RequestPhase(Phase.SYNCHRONIZED, reason="synchronized"))
-                return goto(SyncState.SYNCED)
+                return self.answered(data, Step.TRACE)
         return None
+
+    def answered(self, data: SyncData, step: Step) -> NextState:
+        """A sync step is done; when it was the last, the controller is synchronized."""
+        unanswered = data.unanswered - {step}
+        if unanswered:
+            return stay().using(replace(data, unanswered=unanswered))
+        self.phase.tell(RequestPhase(Phase.SYNCHRONIZED, reason="synchronized"))
+        return goto(SyncState.SYNCED).using(replace(data, unanswered=unanswered))
 
     def parked(self, event: Event) -> NextState | None:
         return None

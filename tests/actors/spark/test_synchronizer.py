@@ -82,10 +82,26 @@ class Rig:
         self.expect_phase(C, A)
         return self.expect_command()
 
+    def sync_steps(self) -> tuple[Execute, Execute]:
+        """Connect and handshake; return the clock write and the trace read, sent together."""
+        clock = self.handshake()
+        assert isinstance(clock.request, WriteObject) and clock.request.obj.object_id == 3
+        trace = self.expect_command()
+        assert trace.request == WriteObject(SparkObject(2, 0x80, 256, b"\x02"))
+        settle(self.sync)
+        return clock, trace
+
 
 def answer_clock(rig: Rig, execute: Execute) -> None:
     assert isinstance(execute.request, WriteObject)
     rig.answer(execute, ObjectReply(execute.request.obj))
+
+
+TRACE = (TraceEntry(2, 3, 257), TraceEntry(1, 100, 301))
+
+
+def answer_trace(rig: Rig, execute: Execute) -> None:
+    rig.answer(execute, ObjectReply(SparkObject(2, 0x80, 256, encode_trace(TRACE))))
 
 
 def test_the_service_speaks_the_simulators_protocol_version() -> None:
@@ -104,6 +120,7 @@ def test_noops_prompt_every_ping_interval_until_a_handshake(
     rig.sync.tell(DEFAULT_HANDSHAKE)
     rig.expect_phase(C, A)
     assert isinstance(rig.expect_command().request, WriteObject)  # the clock, not a Noop
+    assert isinstance(rig.expect_command().request, WriteObject)  # the trace read
     virtual_clock.advance(5.0)
     rig.commander.expect_no_msg(0.1)
 
@@ -125,16 +142,14 @@ def test_a_compatible_controller_is_synchronized(tmp_path: pathlib.Path) -> None
     rig = Rig(tmp_path)
     rig.datastore.set_block_name(DEFAULT_HANDSHAKE.device_id, 100, "Fermenter")
     with capture_logs() as logs:
-        clock = rig.handshake()
-        assert isinstance(clock.request, WriteObject) and clock.request.obj.object_id == 3
-        written = TicksData.decode(clock.request.obj.data)
+        clock, trace = rig.sync_steps()
+        written = TicksData.decode(clock.request.obj.data)  # type: ignore[union-attr]
         assert isinstance(written, TicksData)
         assert abs(written.seconds_since_epoch - time.time()) < 60
         answer_clock(rig, clock)
-        trace = rig.expect_command()
-        assert trace.request == WriteObject(SparkObject(2, 0x80, 256, b"\x02"))
-        entries = (TraceEntry(2, 3, 257), TraceEntry(1, 100, 301))
-        rig.answer(trace, ObjectReply(SparkObject(2, 0x80, 256, encode_trace(entries))))
+        settle(rig.sync)
+        rig.phases.expect_no_msg(0.1)  # not before the trace is read too
+        answer_trace(rig, trace)
         rig.expect_phase(A, S)
     events = {e["event"]: e for e in logs}
     assert events["block_names_loaded"]["count"] == 1
@@ -192,9 +207,19 @@ def test_the_checks_ignore_case_and_can_be_skipped(tmp_path: pathlib.Path) -> No
     assert isinstance(clock.request, WriteObject)
 
 
+def test_the_sync_steps_may_be_answered_in_any_order(tmp_path: pathlib.Path) -> None:
+    rig = Rig(tmp_path)
+    clock, trace = rig.sync_steps()
+    answer_trace(rig, trace)
+    settle(rig.sync)
+    rig.phases.expect_no_msg(0.1)
+    answer_clock(rig, clock)
+    rig.expect_phase(A, S)
+
+
 def test_a_failing_sync_step_closes_the_link(tmp_path: pathlib.Path) -> None:
     rig = Rig(tmp_path)
-    clock = rig.handshake()
+    clock, _ = rig.sync_steps()
     rig.answer(clock, error=CommandTimeout("no answer"))
     close = rig.connection.expect_msg_type(Close)
     assert "CLOCK" in close.reason
@@ -205,19 +230,22 @@ def test_a_failing_sync_step_closes_the_link(tmp_path: pathlib.Path) -> None:
 
 def test_an_answer_about_an_older_link_is_ignored(tmp_path: pathlib.Path) -> None:
     rig = Rig(tmp_path)
-    old_clock = rig.handshake()
+    old_clock, old_trace = rig.sync_steps()
     rig.to(D)
-    new_clock = rig.handshake()
+    new_clock, new_trace = rig.sync_steps()
     rig.answer(old_clock, error=CommandTimeout("late"))
+    answer_trace(rig, old_trace)
     settle(rig.sync)
     rig.connection.expect_no_msg(0.1)
+    rig.phases.expect_no_msg(0.1)
     answer_clock(rig, new_clock)
-    assert rig.expect_command().tag != new_clock.tag  # the trace read follows
+    answer_trace(rig, new_trace)
+    rig.expect_phase(A, S)
 
 
 def test_setup_mode_closes_the_link_and_is_logged_once(tmp_path: pathlib.Path) -> None:
     rig = Rig(tmp_path)
-    rig.handshake()
+    rig.sync_steps()
     with capture_logs() as logs:
         rig.sync.tell(SetupMode())
         rig.connection.expect_msg(Close("the controller entered setup mode"))
