@@ -10,6 +10,15 @@ user_version`` is the schema version); a corrupt, foreign, newer or locked
 file raises :class:`DatastoreError` at start-up and is left untouched. Every
 write is one transaction. SQL is always parameterised.
 
+Our file runs in WAL mode with ``synchronous=NORMAL`` (SQLite's advice for
+applications): a commit is atomic and survives a crash of the program, readers
+never wait for a writer, and a commit does not wait for the disk. An OS crash
+or power cut may undo the last few commits but never corrupts the file. With
+the default (a full sync per commit, 1.5-5 ms here) every reconnect paid for
+two syncs, and reading the block names during a sync waited behind them. The
+``-wal`` and ``-shm`` files beside it get the same user-only permissions
+(SQLite copies the database file's).
+
 Default path: ``$XDG_DATA_HOME/actorfsm/spark.db`` (``~/.local/share/actorfsm/spark.db``
 when ``XDG_DATA_HOME`` is unset); ``--datastore PATH`` overrides it.
 """
@@ -66,6 +75,10 @@ class Datastore:
             raise DatastoreError(f"cannot open datastore {self.path}: {exc}") from exc
         try:
             self._check_or_create(db)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("BEGIN IMMEDIATE")  # can we write? (WAL lets readers past a writer)
+            db.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
             db.close()
             problem = "locked by another program" if "locked" in str(exc) else "corrupt"

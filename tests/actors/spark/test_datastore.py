@@ -18,6 +18,11 @@ def test_created_on_first_use_with_user_only_permissions(tmp_path: pathlib.Path)
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert store.autoconnecting is True
+    store.set_block_name("C0FFEE", 1, "Fermenter")  # a write creates the WAL files too
+    journal = sorted(p.name for p in path.parent.iterdir() if p != path)
+    assert journal == ["spark.db-shm", "spark.db-wal"]
+    for name in journal:
+        assert stat.S_IMODE((path.parent / name).stat().st_mode) == 0o600
     store.close()
 
 
