@@ -2,20 +2,23 @@
 
 (a) **Throughput.** Commands (READ of the Ticks system object) through
 ``SparkConnector.execute`` against a bare blocking pyserial request-response
-loop, both over loopback TCP to the same simulator, in interleaved runs (the
-simulator serves one TCP client at a time, so each run starts and stops its own
-client). The connector runs them one at a time (``block=True``) and pipelined
-(``block=False``, all sent, then all awaited). Two bare loops are timed and the
-ratio is taken against the faster one:
+loop, both over loopback TCP to the same simulator (the simulator serves one
+TCP client at a time, so each run starts and stops its own client). The bare
+loop is the fast one: the port opened non-blocking, ``select`` on its
+descriptor, one ``read(65536)`` takes what has arrived (how the connector's
+reader reads); it splits what it reads into lines and decodes the response
+that echoes its request, so it does the protocol work the connector does,
+minus the actors. (The textbook ``read(in_waiting or 1)`` loop is printed too:
+over ``socket://`` ``in_waiting`` is only 0 or 1, so it reads a byte per call.)
 
-- ``read(in_waiting or 1)``: the textbook pyserial loop; over ``socket://``,
-  ``in_waiting`` is only 0 or 1, so it reads a byte per call;
-- ``select + read(65536)``: the port opened non-blocking, ``select`` on its
-  descriptor, one read takes what has arrived: how the connector's reader reads.
-
-Both split what they read into lines and decode the response that echoes the
-request (``decode_response``), so they do the protocol work the connector does,
-minus the actors. Target: connector (one at a time) / bare >= 0.8.
+The connector is driven three ways, each compared with the bare loop in
+adjacent pairs of runs (``harness.side_by_side``: the median of per-pair
+ratios): *in flight* (``block=False``: all sent, then all awaited: the
+connector's throughput, what the target judges), *4 clients* (four threads,
+each one command at a time: a service's usual load) and *one at a time* (a
+single client waiting for each answer: latency-bound, for information: each
+command crosses three thread wake-ups the bare loop does not have: client to
+Commander, reader thread, Commander to client). Target: in flight / bare >= 0.8.
 
 (b) **Restart to SYNCHRONIZED.** With ``reconnect_min`` 0.05 s, the simulator
 restarts (``Fault(FaultKind.RESTART)``: the link drops) 20 times; each time the
@@ -35,6 +38,7 @@ Run: ``python -m benchmarks.bench_spark_connector`` (or ``make bench``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import select
 import statistics
@@ -72,9 +76,9 @@ from actors.spark.protocol import (
     next_msg_id,
 )
 from actors.spark.simulator import Fault, FaultKind, Simulator
-from benchmarks.harness import print_machine, print_ratio
+from benchmarks.harness import print_machine, print_ratio, side_by_side
 
-RUNS = 5
+RUNS = 9
 COMMANDS = 1_000
 """Commands per throughput run."""
 
@@ -147,8 +151,8 @@ class BareClient:
             pass
 
 
-def bare_rate(url: str, selecting: bool) -> float:
-    """Commands per second of one bare run."""
+def bare_seconds(url: str, selecting: bool) -> float:
+    """Seconds per command of one bare run."""
     client = BareClient(url, selecting)
     try:
         client.wait_for_greeting()
@@ -157,7 +161,7 @@ def bare_rate(url: str, selecting: bool) -> float:
         started = time.perf_counter()
         for _ in range(COMMANDS):
             client.request(ReadObject(TICKS_ID))
-        return COMMANDS / (time.perf_counter() - started)
+        return (time.perf_counter() - started) / COMMANDS
     finally:
         client.close()
 
@@ -190,55 +194,71 @@ def start_connector(url: str, datastore: str, **settings: Any) -> SparkConnector
     return connector
 
 
-def connector_rate(url: str, datastore: str, pipelined: bool) -> float:
-    """Commands per second of one connector run, blocking one at a time or pipelined."""
+CLIENTS = 4
+"""Client threads in the *4 clients* mode."""
+
+
+def _one_at_a_time(connector: SparkConnector, count: int) -> None:
+    for _ in range(count):
+        connector.execute(ReadObject(TICKS_ID))
+
+
+def _in_flight(connector: SparkConnector, count: int) -> None:
+    futures = [connector.execute(ReadObject(TICKS_ID), block=False) for _ in range(count)]
+    for future in futures:
+        future.get(timeout=WAIT)
+
+
+def _clients(connector: SparkConnector, count: int) -> None:
+    threads = [
+        threading.Thread(target=_one_at_a_time, args=(connector, count // CLIENTS))
+        for _ in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+
+
+MODES: dict[str, Callable[[SparkConnector, int], None]] = {
+    "in flight": _in_flight,
+    f"{CLIENTS} clients": _clients,
+    "one at a time": _one_at_a_time,
+}
+
+
+def connector_seconds(url: str, datastore: str, mode: str) -> float:
+    """Seconds per command of one connector run in ``mode``."""
     connector = start_connector(url, datastore)
     try:
         started = time.perf_counter()
-        if pipelined:
-            futures = [
-                connector.execute(ReadObject(TICKS_ID), block=False) for _ in range(COMMANDS)
-            ]
-            for future in futures:
-                future.get(timeout=WAIT)
-        else:
-            for _ in range(COMMANDS):
-                connector.execute(ReadObject(TICKS_ID))
-        return COMMANDS / (time.perf_counter() - started)
+        MODES[mode](connector, COMMANDS)
+        return (time.perf_counter() - started) / COMMANDS
     finally:
         connector.stop()
 
 
 def throughput(simulator: Simulator, datastore: str) -> float:
-    """Print the throughput figures; return the connector's one-at-a-time rate."""
-    print(f"(a) throughput: {COMMANDS:,} READs of Ticks per run, loopback TCP, {RUNS} runs")
+    """Print the throughput figures; return the connector's one-at-a-time seconds per command."""
+    print(f"(a) throughput: {COMMANDS:,} READs of Ticks per run, loopback TCP, {RUNS} pairs")
     url = simulator.tcp_url
-    samples: dict[str, list[float]] = {
-        "bare, read(in_waiting or 1)": [],
-        "bare, select + read(65536)": [],
-        "connector, one at a time": [],
-        "connector, pipelined": [],
-    }
-    for _ in range(RUNS):  # interleaved, so that a noisy moment hits every figure alike
-        samples["bare, read(in_waiting or 1)"].append(bare_rate(url, selecting=False))
-        samples["bare, select + read(65536)"].append(bare_rate(url, selecting=True))
-        samples["connector, one at a time"].append(connector_rate(url, datastore, False))
-        samples["connector, pipelined"].append(connector_rate(url, datastore, True))
-    medians = {}
-    for label, runs in samples.items():
-        medians[label] = statistics.median(runs)
-        spread = ", ".join(f"{rate:,.0f}" for rate in runs)
-        print(f"   {label:<28} {medians[label]:8,.0f} commands/s  ({spread})")
-    best_label = max(
-        ("bare, read(in_waiting or 1)", "bare, select + read(65536)"),
-        key=lambda label: medians[label],
-    )
-    best = medians[best_label]
-    print(f"   the faster bare loop: {best_label}")
-    one_at_a_time = medians["connector, one at a time"]
-    print_ratio("connector one at a time / faster bare loop", one_at_a_time / best, ">= 0.8")
-    pipelined = medians["connector, pipelined"]
-    print_ratio("connector pipelined / faster bare loop", pipelined / best, "none, for reference")
+    textbook = statistics.median(bare_seconds(url, selecting=False) for _ in range(3))
+    print(f"   bare, read(in_waiting or 1): {1 / textbook:8,.0f} commands/s (median of 3)")
+    one_at_a_time = 0.0
+    for mode in MODES:
+        connector, bare, ratio = side_by_side(
+            RUNS,
+            functools.partial(connector_seconds, url, datastore, mode),
+            functools.partial(bare_seconds, url, selecting=True),
+        )
+        print(
+            f"   connector, {mode:<13} {1 / connector:8,.0f} commands/s;"
+            f" bare select loop beside it {1 / bare:8,.0f}"
+        )
+        target = ">= 0.8" if mode == "in flight" else "none, for information"
+        print_ratio(f"connector {mode} / bare select loop", ratio, target)
+        if mode == "one at a time":
+            one_at_a_time = connector
     return one_at_a_time
 
 
@@ -282,7 +302,7 @@ class Watcher(pykka.ThreadingActor):
                 self.reached.stamp(phase)
 
 
-def restart_recovery(simulator: Simulator, datastore: str, connector_rate: float) -> None:
+def restart_recovery(simulator: Simulator, datastore: str, connector_trip: float) -> None:
     print(f"(b) restart -> SYNCHRONIZED, reconnect_min {RETRY} s, TCP, {RESTARTS} restarts")
     round_trip = bare_noop_round_trip(simulator.tcp_url)
     connector = start_connector(simulator.tcp_url, datastore)
@@ -321,7 +341,6 @@ def restart_recovery(simulator: Simulator, datastore: str, connector_rate: float
         name = f"{before.name[:4] if before else 'restart'} -> {after.name[:4]}"
         parts.append(f"{name} {statistics.median(took) * 1000:.1f}")
     print(f"   median of each step, ms: {'; '.join(parts)}")
-    connector_trip = 1 / connector_rate
     print(
         f"   for scale: 3 connector round trips (from (a)) = {3 * connector_trip * 1000:.1f} ms;"
         f" beyond the retry interval: {(median - RETRY) * 1000:.1f} ms"
@@ -380,8 +399,8 @@ def main() -> None:
             Simulator(tcp=("127.0.0.1", 0)) as simulator,
         ):
             datastore = f"{tmp}/spark.db"
-            rate = throughput(simulator, datastore)
-            restart_recovery(simulator, datastore, rate)
+            trip = throughput(simulator, datastore)
+            restart_recovery(simulator, datastore, trip)
             in_flight(simulator, datastore)
     finally:
         structlog.configure(**saved)
