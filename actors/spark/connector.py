@@ -48,6 +48,7 @@ set, :attr:`exit_code` says what the program should exit with
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -69,6 +70,7 @@ from actorfsm import (
     GetChild,
     Lifecycle,
     NextState,
+    StopEvent,
     SubscribeTransitionCallBack,
     Supervisor,
     Transition,
@@ -216,15 +218,22 @@ class Subscriptions(FSM[str, _Subscribers]):
     lifecycle transitions and subscribes the clients' refs again whenever that
     child is RUNNING; they get a fresh ``CurrentState`` (DISCONNECTED after a
     restart), so they see the restart. Subscribing twice is harmless: both
-    keep their subscribers in sets.
+    keep their subscribers in sets. Stopping, it unsubscribes, so the
+    supervisor stopping after it has nobody dead to warn about.
     """
 
     def __init__(self, supervisor: Any, children: dict[str, Any]) -> None:
         super().__init__()
+        self.supervisor = supervisor
         self.children = children
         self.start_with("keeping", _Subscribers())
         self.when("keeping", self.keeping)
+        self.on_termination(self.unsubscribe)
         supervisor.tell(SubscribeTransitionCallBack(self.actor_ref))
+
+    def unsubscribe(self, event: StopEvent) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):  # it gave up and stopped first
+            self.supervisor.tell(UnsubscribeTransitionCallBack(self.actor_ref))
 
     def keeping(self, event: Event) -> NextState | None:
         match event:

@@ -121,6 +121,15 @@ def test_it_synchronizes_and_runs_read_write_and_list(start: Start, url: str) ->
     assert failed.value.errcode is Errcode.INVALID_OBJECT_ID
 
 
+def test_a_clean_stop_warns_about_nothing(start: Start, url: str, probe: Probe) -> None:
+    connector = synchronized(start, url, probe)
+    with capture_logs() as logs:
+        connector.stop()
+    loud = [e for e in logs if e["log_level"] in ("warning", "error", "critical")]
+    assert loud == []
+    assert [e["event"] for e in logs if e["log_level"] == "info"][-1] == "connector_stopped"
+
+
 @pytest.mark.timeout(90)
 def test_a_thousand_commands_in_flight_all_complete(start: Start, url: str) -> None:
     connector = start(url, command_timeout=30.0)
