@@ -8,12 +8,19 @@ controller must speak the service's protocol version (unless
 ``skip_version_check``) and, if a device id is configured, be that device.
 An incompatible controller is reported in one error line and the phase stays
 ACKNOWLEDGED (no reconnect loop); the Commander then fails client commands
-with ``IncompatibleFirmware``. A compatible one is synchronized (spark.md §3):
-its clock is written, the block names for its device id are loaded from the
-datastore and its trace is read and logged; then the phase becomes
-SYNCHRONIZED. The clock write and the trace read go out together (in that
-order on the wire), so synchronizing costs one round trip, not two. A failing
-step closes the link (and so reconnects).
+with ``IncompatibleFirmware``. The same refusal on later links (the link
+dropped and came back to the same controller) is logged at debug level and
+counted; when the streak ends (the controller passes, or fails differently)
+``controller_refused_repeated`` summarises it with its count. A parked
+Synchronizer leaves ACKNOWLEDGED only when the link drops: reflashing a
+controller reboots it, which drops the link, and the next link is checked anew.
+
+A compatible controller is synchronized (spark.md §3): its clock is written,
+the block names for its device id are loaded from the datastore and its trace
+is read and logged; then the phase becomes SYNCHRONIZED. The clock write and
+the trace read go out together (in that order on the wire), so synchronizing
+costs one round trip, not two. A failing step closes the link (and so
+reconnects).
 
 Handshakes while synchronized are ignored (the Watchdog's Noops cause them).
 ``<!SETUP_MODE>`` closes the link, logged once per occurrence.
@@ -117,10 +124,14 @@ class SyncData:
     ``cycle`` counts links; command tags carry it so an answer about an older
     link is recognised and dropped. ``handshake`` is the current link's,
     ``block_names`` were loaded for its device id; ``unanswered`` are the sync
-    steps whose commands are still in flight.
+    steps whose commands are still in flight. ``refused`` is the current
+    streak's firmware problem and ``refusals`` how many links it refused (both
+    outlive a link).
     """
 
     cycle: int = 0
+    refused: Mismatch | None = None
+    refusals: int = 0
     handshake: Handshake | None = None
     block_names: tuple[tuple[int, str], ...] = ()
     unanswered: frozenset[Step] = frozenset()
@@ -216,7 +227,7 @@ class Synchronizer(FSM[SyncState, SyncData]):
                 CurrentState(_, Phase.CONNECTED) | Transition(_, _, Phase.CONNECTED),
                 SyncData() as data,
             ):
-                data = SyncData(cycle=data.cycle + 1)
+                data = SyncData(data.cycle + 1, refused=data.refused, refusals=data.refusals)
                 self.ping(data)
                 self.start_timer_with_fixed_delay(PING_TIMER, Ping(), self.config.ping_interval)
                 self.start_single_timer(
@@ -251,11 +262,10 @@ class Synchronizer(FSM[SyncState, SyncData]):
         match event:
             case Event(Transition(_, _, Phase.ACKNOWLEDGED), SyncData(handshake=Handshake() as hs)):
                 problem = firmware_problem(self.config, hs)
+                data = self.refusal_streak(self.state_data, problem)
                 if problem is not None:
-                    log.error(problem.event, **problem.fields)  # one clear line, both sides named
                     self.commander.tell(Incompatible(problem.reason))
-                    return goto(SyncState.PARKED)
-                data = self.state_data
+                    return goto(SyncState.PARKED).using(data)
                 self.execute(ticks_write(int(time.time())), (data.cycle, Step.CLOCK))
                 self.execute(trace_read(), (data.cycle, Step.TRACE))
                 names = self.datastore.block_names(hs.device_id)
@@ -301,6 +311,23 @@ class Synchronizer(FSM[SyncState, SyncData]):
                 )
                 return self.answered(data, Step.TRACE)
         return None
+
+    def refusal_streak(self, data: SyncData, problem: Mismatch | None) -> SyncData:
+        """Log a firmware problem once per streak of links refused for it; count the rest."""
+        if problem is not None and problem == data.refused:
+            log.debug("controller_still_refused", problem=problem.event, links=data.refusals + 1)
+            return replace(data, refusals=data.refusals + 1)
+        if data.refused is not None and data.refusals > 1:
+            log.warning(
+                "controller_refused_repeated",
+                problem=data.refused.event,
+                count=data.refusals,
+                **data.refused.fields,
+            )
+        if problem is None:
+            return replace(data, refused=None, refusals=0)
+        log.error(problem.event, **problem.fields)  # one clear line, both sides named
+        return replace(data, refused=problem, refusals=1)
 
     def answered(self, data: SyncData, step: Step) -> NextState:
         """A sync step is done; when it was the last, the controller is synchronized."""

@@ -201,6 +201,30 @@ def test_an_incompatible_controller_parks_at_acknowledged(
     rig.phases.expect_no_msg(0.1)
 
 
+def test_the_same_refusal_on_later_links_is_logged_once_then_summarised(
+    tmp_path: pathlib.Path,
+) -> None:
+    rig = Rig(tmp_path)
+    old = Handshake("0badc0de0", "0badc0d", device_id="AB")
+    with capture_logs() as logs:
+        for _ in range(3):  # the link drops and comes back to the same controller
+            rig.to(C)
+            rig.expect_command()
+            rig.sync.tell(old)
+            rig.expect_phase(C, A)
+            rig.commander.expect_msg_type(Incompatible)
+            rig.to(D)
+        rig.sync_steps()  # reflashed: it passes, and the streak ends
+    mine = [e for e in logs if e["log_level"] != "info" and e["event"] != "reply_dropped"]
+    loud = [(e["log_level"], e["event"], e.get("count")) for e in mine]
+    assert loud == [
+        ("error", "incompatible_firmware", None),
+        ("debug", "controller_still_refused", None),
+        ("debug", "controller_still_refused", None),
+        ("warning", "controller_refused_repeated", 3),
+    ]
+
+
 def test_the_checks_ignore_case_and_can_be_skipped(tmp_path: pathlib.Path) -> None:
     rig = Rig(tmp_path, device_id=DEFAULT_HANDSHAKE.device_id.lower(), skip_version_check=True)
     clock = rig.handshake(Handshake("fw", "other", device_id=DEFAULT_HANDSHAKE.device_id))
