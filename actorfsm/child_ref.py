@@ -41,6 +41,7 @@ from pykka._envelope import Envelope
 from actorfsm import death_watch
 from actorfsm.death_watch import Watch
 from actorfsm.mailbox import Mailbox
+from actorfsm.messages import Failure
 
 log = structlog.get_logger("actorfsm.supervision")
 
@@ -272,7 +273,11 @@ class ChildRef:
             first = not self._dead_letters_logged
             self._dead_letters_logged = True
         if first:
-            log.warning(
+            # As Akka's log-dead-letters-during-shutdown = off: after an orderly
+            # stop, late tells are expected (a peer still winding down), so the
+            # line is debug; after a failure it is a warning.
+            failed = isinstance(self._final_reason, Failure)
+            (log.warning if failed else log.debug)(
                 "dead_letters",
                 child=self.name,
                 supervisor=self.supervisor,

@@ -31,8 +31,6 @@ import pykka
 import serial
 import structlog
 
-from actorfsm import tell_each
-
 log = structlog.get_logger("actors.spark.reader")
 
 READ_POLL = 0.1
@@ -89,8 +87,9 @@ class PortReader:
 
     The thread owns the port's life: it closes the port when it stops, whether
     asked to (:meth:`stop`) or because reading failed. A sink that has died is
-    dropped (logged once by ``tell_each``); the reader goes on reading, because
-    its owner must still learn when the link goes.
+    dropped with a debug line: that happens when the connector stops or
+    restarts, and the owner learns of it anyway. The reader goes on reading,
+    because its owner must still learn when the link goes.
     """
 
     def __init__(
@@ -126,12 +125,16 @@ class PortReader:
             self._sinks = sinks
 
     def _deliver(self, received: Received) -> None:
-        sinks = self._sinks
-        alive = tell_each(sinks, received)
-        if len(alive) != len(sinks):
-            with self._sinks_lock:
-                if self._sinks is sinks:  # not replaced by set_sinks meanwhile
-                    self._sinks = alive
+        for sink in self._sinks:
+            try:
+                sink.tell(received)
+            except pykka.ActorDeadError:
+                self._drop(sink)
+
+    def _drop(self, sink: Any) -> None:
+        with self._sinks_lock:
+            self._sinks = tuple(other for other in self._sinks if other is not sink)
+        log.debug("reader_sink_gone", url=self.url, sink=str(sink))
 
     def _post(self, message: Any) -> bool:
         """Tell the actor; False if it is gone (then the reader ends)."""

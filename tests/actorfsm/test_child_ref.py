@@ -180,6 +180,18 @@ def test_once_stopped_for_good_asks_fail_and_tells_are_logged_once_as_dead_lette
     assert not sup.is_alive()
 
 
+def test_tells_after_an_orderly_stop_are_dead_letters_at_debug_level() -> None:
+    plan = Plan()
+    sup, ref = supervise(plan)
+    sup.stop()
+    with capture_logs() as logs:
+        ref.tell("late")
+        ref.tell("later")
+    assert ref.dead_letters == 2
+    lines = [e for e in logs if e["event"] == "dead_letters"]
+    assert [(e["count"], e["log_level"]) for e in lines] == [(1, "debug")]
+
+
 def test_watching_a_child_ref_tells_when_it_is_stopped_for_good_not_at_restarts(
     probe: Probe,
 ) -> None:
