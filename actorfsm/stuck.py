@@ -88,6 +88,7 @@ class StuckWatcher:
             if fsm._busy_since is not since:
                 return  # returned meanwhile: nothing to report
             fsm._stuck_since = since
+            fsm._running = False  # the actor's loop reports the return (see FSM._run)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "<no frame>"
         log.warning(
             "handler_stuck",

@@ -121,3 +121,45 @@ def test_a_stop_request_waits_for_the_stuck_handler_then_is_handled(probe: Probe
         stopping.get(timeout=0.3)  # it waits behind the blocked handler
     gate.set()
     assert stopping.get(timeout=3) is True
+
+
+def test_after_a_stuck_call_returns_the_fsm_goes_on_and_reports_the_next_one(
+    probe: Probe,
+) -> None:
+    ref = Blocker.start(probe.ref)
+    with capture_logs() as logs:
+        for _ in range(2):
+            gate = threading.Event()
+            started = time.monotonic()
+            answer = ref.ask(("block", gate), block=False)
+            probe.expect_msg("blocking")
+            wait_for_log(logs, "handler_stuck", timeout=1.0)
+            gate.set()
+            assert answer.get(timeout=3) == "done"
+            returned = wait_for_log(logs, "handler_returned", timeout=1.0)
+            assert 0.2 <= returned["duration"] <= time.monotonic() - started + 0.001  # ms rounding
+            for _ in range(100):
+                ref.tell("quick")
+            assert ref.ask("quick") == "done"
+            logs.clear()
+    ref.stop()
+
+
+def test_a_stuck_termination_hook_is_reported_and_its_return_too(probe: Probe) -> None:
+    gate = threading.Event()
+
+    class SlowToStop(Blocker):
+        def on_stop(self) -> None:
+            self.probe.tell("stopping")
+            wait_for_the_gate(gate)
+
+    ref = SlowToStop.start(probe.ref)
+    with capture_logs() as logs:
+        stopping = ref.stop(block=False)
+        probe.expect_msg("stopping")
+        stuck = wait_for_log(logs, "handler_stuck", timeout=1.0)
+        gate.set()
+        assert stopping.get(timeout=3) is True
+        wait_for_log(logs, "handler_returned", timeout=1.0)
+    assert stuck["fsm_event"] == repr("<on_stop>")
+    assert [e["event"] for e in logs].count("handler_returned") == 1
