@@ -19,11 +19,14 @@ refuse             until clear none. The controller is unreachable: current
                                connections are dropped, TCP connects are refused
                                (the listening socket is closed) and the pty path
                                does not exist; clearing restores both.
-garbage            once        bytes (64): a line of that many random printable
-                               non-annotation characters, then ``\\n``.
+garbage            once        bytes (64, at most 1 MiB): a line of that many
+                               random printable non-annotation characters,
+                               then ``\\n``.
 bad-crc            until clear none. Every response line's last CRC is wrong.
 delay              until clear milliseconds (1000): each reply waits this long;
-                               the controller is busy meanwhile, on both ports.
+                               the controller is busy meanwhile, on both ports
+                               (requests queue up and are answered in order,
+                               each this long after the one before).
 firmware-version   until clear version (``0badc0de0``), from the next handshake
                                and SysInfo on.
 proto-version      until clear version (``0badc0d``), from the next handshake on.
@@ -76,7 +79,12 @@ _TEXT_DEFAULTS: dict[FaultKind, str] = {
     FaultKind.PROTO_VERSION: "0badc0d",
     FaultKind.DEVICE_ID: "0BADC0DE0BADC0DE0BADC0DE",
 }
-_BYTE_VALUED = frozenset({FaultKind.RESTART, FaultKind.CBOX_ERROR})
+_NUMBER_LIMITS: dict[FaultKind, int] = {
+    FaultKind.GARBAGE: 1 << 20,  # beyond a reader's 64 KiB line limit
+    FaultKind.DELAY: 60_000,
+    FaultKind.RESTART: 0xFF,
+    FaultKind.CBOX_ERROR: 0xFF,
+}
 
 LASTING = frozenset(
     {
@@ -109,7 +117,7 @@ class Fault:
             case None:
                 pass
             case int() if self.kind in _NUMBER_DEFAULTS:
-                limit = 0xFF if self.kind in _BYTE_VALUED else 60_000
+                limit = _NUMBER_LIMITS[self.kind]
                 if not 0 <= self.arg <= limit:
                     raise ValueError(f"{self.kind} takes 0..{limit}, not {self.arg}")
             case str() if self.kind in _TEXT_DEFAULTS:

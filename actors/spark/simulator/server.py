@@ -6,6 +6,13 @@ and serves one request at a time, as the real one does. Calls from other
 threads (``inject``, ``clear_faults``, ``stop``) are handed to the loop and wait
 until it has carried them out, so their effect is visible when they return.
 
+A delayed controller (the ``delay`` fault) is busy, not blocked: its requests
+queue up and are answered in order, each ``delay`` after the one before, by
+timers of the loop; so ``clear_faults`` and ``stop`` take effect at once
+instead of waiting behind a backlog of slow answers (the queue is then
+answered without delay). A hang-up, a restart or a new client forgets the
+requests still queued, as the firmware would.
+
 The handshake goes out when a client connects (see ``ports`` for what that
 means on a pty) and right after the reply line of every Noop. (The Brewblox
 firmware writes it in the middle of the Noop's echo instead; the stream
@@ -14,6 +21,7 @@ parser reads both the same way.)
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
@@ -102,6 +110,8 @@ class Simulator:
         self._configured = self._firmware.handshake
         self._active: dict[FaultKind, Fault] = {}
         self._rebooting = False
+        self._backlog: collections.deque[tuple[Port, str]] = collections.deque()
+        self._backlog_timer = 0
         self._random = random.Random()
         self._tcp: TcpPort | None = None
         self._pty: PtyPort | None = None
@@ -204,6 +214,11 @@ class Simulator:
         """The lasting faults in effect."""
         return self._call(lambda: frozenset(self._active))
 
+    @property
+    def queued(self) -> int:
+        """Requests a delayed controller has taken in but not answered yet."""
+        return self._call(lambda: len(self._backlog))
+
     # --- faults -------------------------------------------------------------
 
     def inject(self, fault: Fault) -> None:
@@ -219,8 +234,10 @@ class Simulator:
         handshake = self._firmware.handshake
         match fault.kind:
             case FaultKind.DROP:
+                self._backlog.clear()
                 self._for_ports(lambda port: port.drop())
             case FaultKind.REFUSE:
+                self._backlog.clear()
                 self._for_ports(lambda port: port.set_reachable(False))
             case FaultKind.GARBAGE:
                 garbage = "".join(self._random.choices(_GARBAGE_ALPHABET, k=fault.number))
@@ -256,9 +273,11 @@ class Simulator:
         )
         if refusing:
             self._for_ports(lambda port: port.set_reachable(True))
+        self._serve_backlog(self._backlog_timer)
 
     def _restart(self, reset_reason: int, reset_data: int) -> None:
         self._rebooting = False
+        self._backlog.clear()
         self._firmware.restart(reset_reason, reset_data)
         _log.info("controller_restarted", reset_reason=f"{reset_reason:02X}")
         self._for_ports(lambda port: port.drop())
@@ -266,7 +285,9 @@ class Simulator:
     # --- serving (PortEvents; called in the loop thread) --------------------
 
     def connected(self, port: Port) -> None:
-        """Greet a new client with the handshake after the port's greeting delay."""
+        """Greet a new client with the handshake after the port's greeting delay; the old
+        client's queued requests are forgotten."""
+        self._backlog = collections.deque(item for item in self._backlog if item[0] is not port)
         self._later(port.greeting_delay, lambda: self._greet(port))
 
     def _greet(self, port: Port) -> None:
@@ -274,8 +295,40 @@ class Simulator:
             port.send(self._handshake_annotation())
 
     def received(self, port: Port, line: str) -> None:
-        """Serve one request line, with the faults in effect."""
+        """Serve one request line, with the faults in effect; queue it while delayed."""
         if FaultKind.SILENT in self._active or self._rebooting or not line.strip():
+            return
+        if self._backlog or FaultKind.DELAY in self._active:
+            self._backlog.append((port, line))
+            if len(self._backlog) == 1:
+                self._delay_backlog()
+            return
+        self._serve(port, line)
+
+    def _delay_backlog(self) -> None:
+        """Answer the oldest queued request after the delay (a timer; an older one is void)."""
+        delay = self._active.get(FaultKind.DELAY, Fault(FaultKind.DELAY, 0))
+        self._backlog_timer += 1
+        timer = self._backlog_timer
+        due = time.monotonic() + delay.number / 1000
+        heapq.heappush(
+            self._timers, (due, next(self._sequence), lambda: self._serve_backlog(timer))
+        )
+
+    def _serve_backlog(self, timer: int) -> None:
+        """The oldest queued request's delay is over: answer it, and the whole queue if no
+        longer delayed; else wait the delay again for the next."""
+        if timer != self._backlog_timer or not self._backlog:
+            return
+        self._serve(*self._backlog.popleft())
+        while self._backlog and FaultKind.DELAY not in self._active:
+            self._serve(*self._backlog.popleft())
+        if self._backlog:
+            self._delay_backlog()
+
+    def _serve(self, port: Port, line: str) -> None:
+        """Answer one request now (unless the controller went silent or is rebooting since)."""
+        if FaultKind.SILENT in self._active or self._rebooting:
             return
         served = self._firmware.serve(line)
         _log.debug(
@@ -291,9 +344,6 @@ class Simulator:
         out = (response + "\n").encode("latin-1", "replace")
         if served.opcode == Opcode.NONE:
             out += self._handshake_annotation()
-        delay = self._active.get(FaultKind.DELAY)
-        if delay is not None and self._stopping.wait(delay.number / 1000):
-            return
         port.send(out)
         if served.errcode is Errcode.OK and served.opcode in _REBOOT_DATA:
             reset_data = _REBOOT_DATA[Opcode(served.opcode)]

@@ -359,6 +359,34 @@ def test_delay_holds_every_reply(simulator: Simulator, client: Client) -> None:
     assert time.monotonic() - started >= 0.3
 
 
+def test_delay_answers_queued_requests_in_order_each_a_delay_apart(
+    simulator: Simulator, client: Client
+) -> None:
+    simulator.inject(Fault(FaultKind.DELAY, 200))
+    started = time.monotonic()
+    texts = [client.send(ReadObject(TICKS_ID)) for _ in range(3)]
+    answered = []
+    for text in texts:
+        assert isinstance(client.answer(text), Response)
+        answered.append(time.monotonic() - started)
+    assert answered[0] >= 0.2
+    assert answered[2] >= 0.6  # busy: one request at a time
+
+
+def test_delay_cleared_answers_the_queue_at_once(simulator: Simulator, client: Client) -> None:
+    """Soak finding: ``clear_faults`` waited behind every queued slow reply (seconds)."""
+    simulator.inject(Fault(FaultKind.DELAY, 3000))
+    texts = [client.send(ReadObject(TICKS_ID)) for _ in range(5)]
+    deadline = time.monotonic() + 5.0
+    while simulator.queued < len(texts):
+        assert time.monotonic() < deadline, f"only {simulator.queued} requests queued"
+    started = time.monotonic()
+    simulator.clear_faults()
+    assert time.monotonic() - started < 1.0
+    for text in texts:
+        assert isinstance(client.answer(text, timeout=1.0), Response)
+
+
 def test_identity_changes_show_in_the_next_handshake_and_sysinfo(
     simulator: Simulator, client: Client
 ) -> None:
@@ -427,6 +455,7 @@ def test_every_fault_kind_can_be_injected_with_its_default_and_cleared(
         ("silent", Fault(FaultKind.SILENT)),
         ("delay=250", Fault(FaultKind.DELAY, 250)),
         ("cbox-error=0x43", Fault(FaultKind.CBOX_ERROR, 0x43)),
+        ("garbage=100000", Fault(FaultKind.GARBAGE, 100_000)),  # beyond a line limit
         (" Proto-Version = abc ", Fault(FaultKind.PROTO_VERSION, "abc")),
     ],
 )
@@ -435,7 +464,17 @@ def test_faults_are_parsed_from_command_line_specs(spec: str, fault: Fault) -> N
 
 
 @pytest.mark.parametrize(
-    "spec", ["unplug", "delay=soon", "silent=1", "device-id=123", "cbox-error=300", "delay=-1"]
+    "spec",
+    [
+        "unplug",
+        "delay=soon",
+        "silent=1",
+        "device-id=123",
+        "cbox-error=300",
+        "delay=-1",
+        "delay=60001",
+        "garbage=1048577",
+    ],
 )
 def test_bad_fault_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match=r"."):
