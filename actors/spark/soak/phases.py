@@ -1,0 +1,90 @@
+"""The phases the connector goes through during a soak, as its subscribers see them.
+
+A :class:`PhaseRecorder` actor is subscribed through the public API
+(``SparkConnector.subscribe``) and passes every ``CurrentState`` and
+``Transition`` to a :class:`PhaseLog`, which checks each transition against
+spark.md §2 (one step forward, or back to DISCONNECTED) and keeps the phases
+entered, in order, so the soak can wait for one without polling.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any
+
+import pykka
+
+from actorfsm import CurrentState, Transition
+from actors.spark.phase import Phase
+
+REFUSED = "phase_change_refused"
+"""The PhaseTracker's warning for an illegal phase change request (refused, not applied)."""
+
+
+class PhaseLog:
+    """Every phase entered, with its time; counts changes and illegal ones (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.entered: list[tuple[float, Phase]] = []
+        self.changes: collections.Counter[str] = collections.Counter()
+        self.illegal: list[str] = []
+        self._last: dict[Any, Phase] = {}
+
+    def current(self, tracker: Any, phase: Phase) -> None:
+        """A (re)subscription told the phase: no change, but the next transition starts here."""
+        with self._changed:
+            self._last[tracker] = phase
+            self._enter(phase)
+
+    def transition(self, tracker: Any, old: Phase, new: Phase) -> None:
+        """A change: legal when §2 allows it and it starts where the tracker last was."""
+        with self._changed:
+            last = self._last.get(tracker, old)
+            if not old.may_become(new) or last is not old:
+                self.illegal.append(f"{last.name}: {old.name} -> {new.name}")
+            self._last[tracker] = new
+            self.changes[new.name] += 1
+            self._enter(new)
+
+    def _enter(self, phase: Phase) -> None:
+        self.entered.append((time.monotonic(), phase))
+        self._changed.notify_all()
+
+    def mark(self) -> int:
+        """A position in the log: the waits look only at phases entered after it."""
+        with self._changed:
+            return len(self.entered)
+
+    def since(self, mark: int) -> list[Phase]:
+        """The phases entered after ``mark``, in order."""
+        with self._changed:
+            return [phase for _, phase in self.entered[mark:]]
+
+    def wait(self, phase: Phase, since: int, timeout: float) -> bool:
+        """Block until ``phase`` is entered after position ``since``; False after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not any(entered is phase for _, entered in self.entered[since:]):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
+
+class PhaseRecorder(pykka.ThreadingActor):
+    """Subscribed to the connector's phase: hands each message to the :class:`PhaseLog`."""
+
+    def __init__(self, phases: PhaseLog) -> None:
+        super().__init__()
+        self.phases = phases
+
+    def on_receive(self, message: Any) -> None:
+        match message:
+            case CurrentState(tracker, Phase() as phase):
+                self.phases.current(tracker, phase)
+            case Transition(tracker, Phase() as old, Phase() as new):
+                self.phases.transition(tracker, old, new)
