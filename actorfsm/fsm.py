@@ -272,7 +272,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         """Cancel the timer ``name``; its message is never processed after this returns."""
         timer = self._timers.pop(name, None)
         if timer is not None:
-            timer.cancelled = True
+            timer.cancel()
             if self._trace:
                 log.debug("timer_cancelled", actor=str(self), name=name)
 
@@ -295,7 +295,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def _cancel_all_timers(self) -> None:
         for timer in self._timers.values():
-            timer.cancelled = True
+            timer.cancel()
         self._timers.clear()
         self._state_timer.cancel()
 

@@ -6,6 +6,13 @@ mailbox and the FSM decides (by generation) whether it is still wanted. There
 is never a thread per timer: 100,000 armed timers cost one thread and one heap
 entry each.
 
+Cancelling is lazy: a cancelled timer's entry stays in the heap and is
+dropped when it comes due. So that a busy actor cancelling most of its timers
+(a command timeout per request, say) cannot pile up dead entries for a whole
+timeout's worth of traffic, the heap is compacted in one pass when more than
+half of it (and at least ``COMPACT_MIN`` entries) is known to be cancelled, as
+asyncio does with its timer handles.
+
 State timeouts are re-armed on almost every event, so they avoid the heap when
 they can: a :class:`StateTimer` keeps its current deadline and at most one live
 heap entry. Moving the deadline later costs two attribute writes; when the live
@@ -42,9 +49,15 @@ class Target(Protocol):
     def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
         """Decide what to deliver (``None``: nothing, the entry is stale); may reschedule."""
 
+    def is_stale(self, token: int) -> bool:
+        """Whether the entry ``token`` can be dropped without firing it."""
+
 
 BURST = 1024
 """Due entries popped one by one before the scheduler partitions the heap instead."""
+
+COMPACT_MIN = 1024
+"""Cancelled entries below which the heap is never compacted (a pass is not worth it)."""
 
 
 class Scheduler:
@@ -56,6 +69,7 @@ class Scheduler:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._delivered = 0
+        self._cancelled = 0
 
     now: Callable[[], float] = staticmethod(time.monotonic)
 
@@ -70,9 +84,22 @@ class Scheduler:
         with self._cond:
             heap = self._heap
             heapq.heappush(heap, (due, token, target))
+            if self._cancelled > COMPACT_MIN and 2 * self._cancelled > len(heap):
+                self._compact()
             if heap[0][1] == token:
                 self._wake()
         return token
+
+    def note_cancelled(self) -> None:
+        """An entry became stale before its time (counted: the count only triggers compaction)."""
+        self._cancelled += 1
+
+    def _compact(self) -> None:
+        """Drop every stale entry in one pass (lock held)."""
+        heap = self._heap
+        heap[:] = [entry for entry in heap if not entry[2].is_stale(entry[1])]
+        heapq.heapify(heap)
+        self._cancelled = 0
 
     def pending(self) -> int:
         """How many heap entries are queued (live or stale)."""
@@ -294,6 +321,9 @@ class StateTimer:
         self.live = token
         scheduler.schedule(due, self, token)
 
+    def is_stale(self, token: int) -> bool:
+        return token != self.live
+
     def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
         with _state_timer_lock:
             if token != self.live:
@@ -327,7 +357,7 @@ class NamedTimer:
     The FSM hands ``payload`` to its handlers if the timer is still current.
     """
 
-    __slots__ = ("cancelled", "due", "interval", "mailbox", "mode", "name", "payload")
+    __slots__ = ("cancelled", "due", "interval", "mailbox", "mode", "name", "payload", "scheduler")
 
     SINGLE = 0
     FIXED_DELAY = 1
@@ -344,12 +374,22 @@ class NamedTimer:
         self.mode = mode
         self.cancelled = False
         self.due = 0.0
+        self.scheduler: Scheduler | None = None
 
     def start(self) -> None:
         """Arm the first firing, ``interval`` from now."""
-        scheduler = current()
+        self.scheduler = scheduler = current()
         self.due = scheduler.now() + self.interval
         scheduler.schedule(self.due, self)
+
+    def cancel(self) -> None:
+        """Never deliver this timer again; its heap entry is dropped later."""
+        self.cancelled = True
+        if self.scheduler is not None:
+            self.scheduler.note_cancelled()
+
+    def is_stale(self, token: int) -> bool:
+        return self.cancelled
 
     def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
         if self.cancelled:

@@ -6,15 +6,17 @@ import threading
 import time
 from typing import Any
 
-from actorfsm import scheduler
+from actorfsm import FSM, Event, scheduler, stay
 from actorfsm.scheduler import (
     BURST,
+    COMPACT_MIN,
     Scheduler,
     Settle,
     StateTimeoutFired,
     StateTimer,
     VirtualScheduler,
 )
+from actorfsm.testing import VirtualClock, settle
 
 
 class Recorder:
@@ -152,3 +154,32 @@ def test_a_burst_past_the_partition_threshold_still_fires_in_due_order() -> None
     assert sched.pending() == 1
     sched.advance(5.0)
     assert rec.fired[-1][1] == later
+
+
+def test_cancelled_timers_do_not_pile_up_in_the_heap(virtual_clock: VirtualClock) -> None:
+    """A command timeout per request, each cancelled by its answer: the heap stays small."""
+
+    class Commands(FSM[str, int]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start_with("on", 0)
+            self.when("on", self.on)
+
+        def on(self, event: Event) -> Any:
+            match event:
+                case Event(int(count), _):
+                    for i in range(count):
+                        self.start_single_timer(("cmd", i), "expired", 30.0)
+                        self.cancel_timer(("cmd", i))
+                    self.start_single_timer("kept", "kept", 60.0)
+                    return stay()
+            return None
+
+    ref = Commands.start()
+    try:
+        ref.tell(10 * COMPACT_MIN)
+        settle(ref)
+        assert virtual_clock.pending() <= 2 * COMPACT_MIN + 2
+        assert virtual_clock.advance(60.0) == 1  # the kept timer still fires, nothing cancelled
+    finally:
+        ref.stop()
