@@ -357,11 +357,16 @@ class Commander(FSM[CommanderState, CommandData]):
         """Write a request to the port; a failure is the Connection's to act on.
 
         The command stays pending: it fails with ``ConnectionLost`` when the
-        link drops, or ``CommandTimeout`` if it somehow does not.
+        link drops, or ``CommandTimeout`` if it somehow does not. Without a
+        port (bytes of a new link came before its port was handed over) there
+        is nothing to report: the new link is healthy, the command times out.
         """
+        if data.port is None:
+            log.debug("write_before_link", generation=data.generation)
+            return
         try:
             data.port.write(line)
-        except Exception as exc:  # OSError / SerialException; None: not linked yet
+        except Exception as exc:  # OSError / SerialException: the link is gone
             self.connection.tell(WriteFailed(data.generation, describe(exc)))
 
     def not_ready_reason(self, execute: Execute) -> str:
