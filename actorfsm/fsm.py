@@ -102,7 +102,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     """A finite-state-machine actor: declare states with :meth:`when`, start it as any pykka actor.
 
     ``__init__`` declares the machine (``start_with``, ``when``, ``on_transition``
-    ...); the initial state is entered when the actor starts, in its own thread.
+    ...); ``start()`` enters the initial state (its timers are armed when it
+    returns) and runs ``on_start`` and the handlers on the actor's own thread.
     """
 
     debug_events: ClassVar[bool] = False
@@ -145,6 +146,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         self._postponed: list[Envelope[Any]] = []
 
         self._started = False
+        self._start_error: FSMError | None = None  # a bad initial state, raised on the thread
         self._running = False
         self._terminated = False
 
@@ -305,33 +307,51 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def _create_actor_inbox() -> Mailbox:
         return Mailbox()
 
+    def _start_actor_loop(self) -> None:
+        """Enter the initial state, then start the actor's thread.
+
+        Entering arms the initial state timeout and the timers the constructor
+        started, here on the caller's thread: they are queued when ``start()``
+        returns, so a virtual clock advanced right after ``start()`` fires
+        them. A bad initial state fails the actor on its own thread.
+        """
+        try:
+            self._enter_initial()
+        except FSMError as exc:
+            self._start_error = exc
+        super()._start_actor_loop()
+
+    def _enter_initial(self) -> None:
+        self._started = True
+        if self._initial is None:
+            msg = f"{type(self).__name__} never called start_with()"
+            raise FSMError(msg)
+        state, data, timeout = self._initial
+        self._state, self._data = state, data
+        if state not in self._handlers:
+            msg = f"Initial state {state!r} does not exist (no when() for it)"
+            raise FSMError(msg)
+        self._refresh_current()
+        self._entered_at = _monotonic()
+        self._state_entries[state] = 1
+        for timer in self._timers.values():
+            timer.start()
+        self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
+
     def _actor_loop(self) -> None:
-        """Run the actor: enter the initial state, handle messages, then stop."""
+        """Run the actor: run ``on_start``, handle messages, then stop."""
         if self._setup():
             self._run()
         self._teardown()
 
     def _setup(self) -> bool:
-        self._started = True
         self._running = True
         self._thread_ident = threading.get_ident()
         if self.handler_warn_after is not None:
             stuck.watcher.register(self)
         try:
-            if self._initial is None:
-                msg = f"{type(self).__name__} never called start_with()"
-                raise FSMError(msg)
-            state, data, timeout = self._initial
-            self._state, self._data = state, data
-            if state not in self._handlers:
-                msg = f"Initial state {state!r} does not exist (no when() for it)"
-                raise FSMError(msg)
-            self._refresh_current()
-            self._entered_at = _monotonic()
-            self._state_entries[state] = 1
-            for timer in self._timers.values():
-                timer.start()
-            self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
+            if self._start_error is not None:
+                raise self._start_error
             self._current_msg = "<on_start>"
             self._busy_since = _monotonic()
             self.on_start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -34,9 +35,11 @@ class _Recorder(pykka.ThreadingActor):
     def __init__(self, inbox: queue.Queue[Any]) -> None:
         super().__init__()
         self._inbox = inbox
+        self.ignoring: Callable[[Any], bool] | None = None
 
     def on_receive(self, message: Any) -> Any:
-        self._inbox.put(message)
+        if self.ignoring is None or not self.ignoring(message):
+            self._inbox.put(message)
         return None
 
 
@@ -87,6 +90,15 @@ class Probe:
             return
         text = f"Probe: expected no message for {duration} s, got {received!r}"
         raise AssertionError(text)
+
+    def ignore_msg(self, predicate: Callable[[Any], bool] | None) -> None:
+        """Drop, from now on, every message for which ``predicate`` is true (Akka's ``ignoreMsg``).
+
+        For the chatter a test does not care about, such as an actor's
+        subscription request to the probe standing in for its publisher.
+        ``None`` stops ignoring. Messages already received stay queued.
+        """
+        self.ref.proxy().ignoring = predicate
 
     def watch(self, ref: Any) -> None:
         """Have ``ref`` send this probe ``Terminated`` when it stops (death watch)."""

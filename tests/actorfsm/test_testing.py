@@ -49,6 +49,18 @@ def test_receive_returns_anything_or_fails_after_timeout(probe: Probe) -> None:
         probe.receive(timeout=0.05)
 
 
+def test_ignore_msg_drops_what_matches_until_cleared(probe: Probe) -> None:
+    probe.ignore_msg(lambda message: isinstance(message, str))
+    probe.ref.tell("chatter")
+    probe.ref.tell(1)
+    assert probe.receive() == 1
+    probe.ref.tell("more chatter")
+    probe.expect_no_msg(0.1)
+    probe.ignore_msg(None)
+    probe.ref.tell("heard")
+    assert probe.expect_msg("heard") == "heard"
+
+
 def test_probe_answers_asks_with_none_and_stops() -> None:
     test_probe = Probe()
     assert test_probe.ref.ask("q") is None
