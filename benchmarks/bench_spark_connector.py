@@ -23,8 +23,10 @@ Commander, reader thread, Commander to client). Target: in flight / bare >= 0.8.
 (b) **Restart to SYNCHRONIZED.** With ``reconnect_min`` 0.05 s, the simulator
 restarts (``Fault(FaultKind.RESTART)``: the link drops) 20 times; each time the
 clock runs from the injection to the connector's ``Transition`` to
-SYNCHRONIZED (it reconnects, pings, gets the handshake, writes the clock, reads
-the trace). Target: median <= 0.05 s + 3 x the bare loop's median Noop round trip.
+SYNCHRONIZED (it reconnects, gets the handshake, writes the clock, reads the
+trace). The link was synchronized when it dropped, so the Connection's first
+attempt is immediate; the retry interval is waited only if that attempt fails.
+Target: median <= 0.05 s + 3 x the bare loop's median Noop round trip.
 
 (c) **1,000 commands in flight.** 1,000 ``WriteObject`` commands, each writing
 its own index into one of 10 objects, are sent with ``block=False`` before any
@@ -342,8 +344,8 @@ def restart_recovery(simulator: Simulator, datastore: str, connector_trip: float
         parts.append(f"{name} {statistics.median(took) * 1000:.1f}")
     print(f"   median of each step, ms: {'; '.join(parts)}")
     print(
-        f"   for scale: 3 connector round trips (from (a)) = {3 * connector_trip * 1000:.1f} ms;"
-        f" beyond the retry interval: {(median - RETRY) * 1000:.1f} ms"
+        f"   for scale: 3 connector round trips (from (a)) = {3 * connector_trip * 1000:.1f} ms"
+        " (the first reconnect is immediate: no retry interval is waited)"
     )
 
 

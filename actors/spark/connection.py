@@ -15,11 +15,17 @@ mode includes USB, raise :class:`~actors.spark.discovery.DiscoveryExhausted`
 from the handler, which the connector's supervisor escalates (the program
 exits so a restart can see new USB devices). TCP-only discovery never gives up.
 
-EOF, an OS error or a write error drops the link: the port is closed, the
-PhaseTracker is told DISCONNECTED and the next attempt waits the backoff
+EOF, an OS error or a write error drops the link: the port is closed and
+the PhaseTracker is told DISCONNECTED. If the link had reached SYNCHRONIZED
+(the Connection follows the tracker's transitions), the controller was
+healthy a moment ago, so the first attempt is made at once: a network blip
+or a controller restart costs no more than the reconnection itself. Every
+other attempt (after a failed one, or when the link dropped before it was
+ever synchronized, a controller that accepts and hangs up) waits the backoff
 interval (``reconnect_min``, times ``reconnect_factor`` per failure, at most
-``reconnect_max``; reset on a successful open). The interval is persisted in
-the datastore so a restarted program keeps backing off. A streak of failed
+``reconnect_max``; reset on a successful open), so nothing spins. The
+interval is persisted in the datastore so a restarted program keeps backing
+off. A streak of failed
 opens is logged once (``connect_failed``) and summarised when it ends
 (``connect_failed_repeated`` with its count). ``Close(reason)`` drops the link
 on purpose (Watchdog, setup mode, a failed sync) and reconnects the same way.
@@ -41,7 +47,18 @@ from typing import Any
 
 import structlog
 
-from actorfsm import FSM, Event, NextState, StopEvent, goto, stay, tell_each
+from actorfsm import (
+    FSM,
+    CurrentState,
+    Event,
+    NextState,
+    StopEvent,
+    SubscribeTransitionCallBack,
+    Transition,
+    goto,
+    stay,
+    tell_each,
+)
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
@@ -118,6 +135,7 @@ class LinkData:
     ``failures`` and ``last_error`` describe the current streak of failed opens
     (with discovery: of failed rounds). ``url`` is the port being opened or
     open; ``candidates`` the discovered URLs still to try in this round.
+    ``established`` is true once the open link has reached SYNCHRONIZED.
     """
 
     interval: float
@@ -129,6 +147,7 @@ class LinkData:
     listeners: tuple[Any, ...] = ()
     url: str | None = None
     candidates: tuple[str, ...] = ()
+    established: bool = False
 
 
 class Connection(FSM[LinkState, LinkData]):
@@ -159,6 +178,7 @@ class Connection(FSM[LinkState, LinkData]):
         self.when(LinkState.OPEN, self.open)
         self.when_unhandled(self.any_state)
         self.on_termination(self.terminated)
+        phase.tell(SubscribeTransitionCallBack(self.actor_ref))
         if datastore.autoconnecting:
             self.actor_ref.tell(Attempt())
         else:
@@ -225,6 +245,11 @@ class Connection(FSM[LinkState, LinkData]):
             case Event(Close(reason), LinkData() as data):
                 log.info("connection_closed", url=data.url, reason=reason)
                 return self.lost(data, f"closed: {reason}", logged=True)
+            case Event(
+                CurrentState(_, Phase.SYNCHRONIZED) | Transition(_, _, Phase.SYNCHRONIZED),
+                LinkData() as data,
+            ):
+                return stay().using(replace(data, established=True))
         return None
 
     def any_state(self, event: Event) -> NextState | None:
@@ -252,7 +277,9 @@ class Connection(FSM[LinkState, LinkData]):
                 | OpenFailed()
                 | Close()
                 | Attempt()
-                | Listen(),
+                | Listen()
+                | CurrentState()
+                | Transition(),
                 _,
             ):
                 # Stale (an older generation: its reader was told to stop and
@@ -328,10 +355,16 @@ class Connection(FSM[LinkState, LinkData]):
         )
 
     def lost(self, data: LinkData, reason: str, *, logged: bool = False) -> NextState:
-        """The link is gone (or closed on purpose): close, report DISCONNECTED, back off."""
+        """The link is gone (or closed on purpose): close, report DISCONNECTED, reconnect.
+
+        At once if the link had been synchronized, else after the backoff interval.
+        """
+        retry_in = 0.0 if data.established else data.interval
         if not logged:
-            log.warning("connection_lost", url=data.url, reason=reason)
+            log.warning("connection_lost", url=data.url, reason=reason, retry_in=round(retry_in, 3))
         self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason=reason))
+        if data.established:
+            return self.attempt(self.release(data))
         return self.back_off(self.release(data))
 
     def back_off(self, data: LinkData) -> NextState:
@@ -353,7 +386,9 @@ class Connection(FSM[LinkState, LinkData]):
         """Stop the current reader (it closes the port) and forget its generation's messages."""
         if data.reader is not None:
             data.reader.stop()
-        return replace(data, reader=None, port=None, generation=data.generation + 1)
+        return replace(
+            data, reader=None, port=None, generation=data.generation + 1, established=False
+        )
 
     def end_failure_streak(self, data: LinkData) -> None:
         """Summarise a streak of failed opens that has ended (its first was logged already)."""

@@ -62,7 +62,8 @@ class Rig:
         self.config = ConnectorConfig(url, **settings)
         self.discovery = discovery
         self.datastore = Datastore(tmp_path / "s.db")
-        self.phase = Probe()
+        self.phase = Probe()  # the PhaseTracker: the Connection subscribes to it, then requests
+        self.phase.ignore_msg(lambda message: isinstance(message, SubscribeTransitionCallBack))
         self.chunks = Probe()
         self.states = Probe()
         self.received = b""
@@ -140,6 +141,62 @@ def test_a_dropped_link_is_reported_and_reopened(
     second.port.write(b"010000AB\n")
     generations = rig.read_until(b"010000AB|0000")
     assert generations[-1] == second.generation  # the answer came through the new port
+
+
+def synchronized(rig: Rig) -> None:
+    """Tell the Connection what the PhaseTracker would: its link reached SYNCHRONIZED."""
+    rig.conn.tell(Transition(rig.phase.ref, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED))
+
+
+def test_a_synchronized_link_that_drops_is_reopened_at_once(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    first = rig.linked()
+    synchronized(rig)
+    with capture_logs() as logs:
+        simulator.inject(Fault(FaultKind.DROP))
+        rig.expect_disconnected()
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)  # the virtual clock never moved
+    assert rig.linked().generation > first.generation
+    lost = [e for e in logs if e["event"] == "connection_lost"]
+    assert [e["retry_in"] for e in lost] == [0.0]
+
+
+def test_a_link_dropped_before_it_was_synchronized_waits_the_interval(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    rig.until(LinkState.OPEN)
+    with capture_logs() as logs:
+        simulator.inject(Fault(FaultKind.DROP))
+        rig.expect_disconnected()
+        rig.until(LinkState.WAITING)
+        rig.phase.expect_no_msg(0.2)
+        virtual_clock.advance(0.05)
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    lost = [e for e in logs if e["event"] == "connection_lost"]
+    assert [e["retry_in"] for e in lost] == [0.05]
+
+
+def test_a_synchronized_link_whose_reopen_fails_backs_off_from_there(
+    simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    rig = Rig(url, tmp_path).start()
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    rig.until(LinkState.OPEN)
+    synchronized(rig)
+    simulator.inject(Fault(FaultKind.REFUSE))
+    simulator.inject(Fault(FaultKind.DROP))
+    rig.expect_disconnected()
+    # At once to OPENING (no WAITING between), refused, then WAITING the interval.
+    assert rig.until(LinkState.WAITING) == [LinkState.OPENING, LinkState.WAITING]
+    simulator.clear_faults()
+    rig.phase.expect_no_msg(0.2)
+    virtual_clock.advance(0.05)
+    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
 
 
 def test_refused_connects_back_off_and_are_logged_once_per_streak(
