@@ -24,9 +24,13 @@ Commander, reader thread, Commander to client). Target: in flight / bare >= 0.8.
 restarts (``Fault(FaultKind.RESTART)``: the link drops) 20 times; each time the
 clock runs from the injection to the connector's ``Transition`` to
 SYNCHRONIZED (it reconnects, gets the handshake, writes the clock, reads the
-trace). The link was synchronized when it dropped, so the Connection's first
-attempt is immediate; the retry interval is waited only if that attempt fails.
-Target: median <= 0.05 s + 3 x the bare loop's median Noop round trip.
+trace). The retry interval is the least time between the starts of two
+attempts, so it is measured twice: *back to back* (each restart as soon as the
+previous one synchronized and answered a command: the next attempt waits
+until 0.05 s after the previous one started) and *settled* (the link was up
+longer than the interval before the restart: it is reopened at once).
+Target, judged on the back-to-back series: median <= 0.05 s + 3 x the bare
+loop's median Noop round trip.
 
 (c) **1,000 commands in flight.** 1,000 ``WriteObject`` commands, each writing
 its own index into one of 10 objects, are sent with ``block=False`` before any
@@ -240,13 +244,12 @@ def connector_seconds(url: str, datastore: str, mode: str) -> float:
         connector.stop()
 
 
-def throughput(simulator: Simulator, datastore: str) -> float:
-    """Print the throughput figures; return the connector's one-at-a-time seconds per command."""
+def throughput(simulator: Simulator, datastore: str) -> None:
+    """Print the throughput figures, each mode beside the bare select loop."""
     print(f"(a) throughput: {COMMANDS:,} READs of Ticks per run, loopback TCP, {RUNS} pairs")
     url = simulator.tcp_url
     textbook = statistics.median(bare_seconds(url, selecting=False) for _ in range(3))
     print(f"   bare, read(in_waiting or 1): {1 / textbook:8,.0f} commands/s (median of 3)")
-    one_at_a_time = 0.0
     for mode in MODES:
         connector, bare, ratio = side_by_side(
             RUNS,
@@ -259,9 +262,6 @@ def throughput(simulator: Simulator, datastore: str) -> float:
         )
         target = ">= 0.8" if mode == "in flight" else "none, for information"
         print_ratio(f"connector {mode} / bare select loop", ratio, target)
-        if mode == "one at a time":
-            one_at_a_time = connector
-    return one_at_a_time
 
 
 # --- restart to SYNCHRONIZED -----------------------------------------------------------
@@ -304,49 +304,63 @@ class Watcher(pykka.ThreadingActor):
                 self.reached.stamp(phase)
 
 
-def restart_recovery(simulator: Simulator, datastore: str, connector_trip: float) -> None:
-    print(f"(b) restart -> SYNCHRONIZED, reconnect_min {RETRY} s, TCP, {RESTARTS} restarts")
-    round_trip = bare_noop_round_trip(simulator.tcp_url)
-    connector = start_connector(simulator.tcp_url, datastore)
-    reached = Reached()
-    watcher = Watcher.start(reached)
-    connector.subscribe(watcher)
-    cycles: list[dict[Phase, float]] = []
-    try:
-        reached.synchronized.wait(WAIT)
-        for _ in range(RESTARTS):
-            reached.reset()
-            injected = time.perf_counter()
-            simulator.inject(Fault(FaultKind.RESTART))
-            if not reached.synchronized.wait(WAIT):
-                raise TimeoutError("the connector did not synchronize after a restart")
-            cycles.append(reached.since(injected))
-            connector.execute(ReadObject(TICKS_ID))  # and it works
-    finally:
-        connector.unsubscribe(watcher)
-        watcher.stop()
-        connector.stop()
+def restart_cycles(
+    simulator: Simulator, connector: SparkConnector, reached: Reached, settle: float
+) -> list[dict[Phase, float]]:
+    """Restart the simulator RESTARTS times, ``settle`` seconds after each SYNCHRONIZED."""
+    cycles = []
+    for _ in range(RESTARTS):
+        time.sleep(settle)
+        reached.reset()
+        injected = time.perf_counter()
+        simulator.inject(Fault(FaultKind.RESTART))
+        if not reached.synchronized.wait(WAIT):
+            raise TimeoutError("the connector did not synchronize after a restart")
+        cycles.append(reached.since(injected))
+        connector.execute(ReadObject(TICKS_ID))  # and it works
+    return cycles
+
+
+def print_cycles(name: str, cycles: list[dict[Phase, float]]) -> float:
+    """Print the median (and range) to SYNCHRONIZED and of each step; return the median."""
     samples = [cycle[Phase.SYNCHRONIZED] for cycle in cycles]
     median = statistics.median(samples)
-    target = RETRY + 3 * round_trip
     low, high = min(samples) * 1000, max(samples) * 1000
-    print(f"   bare Noop round trip (select loop, median of 500): {round_trip * 1000:.3f} ms")
-    print(f"   restart -> SYNCHRONIZED: median {median * 1000:.1f} ms ({low:.1f} to {high:.1f})")
-    print(
-        f"   target: <= {RETRY * 1000:.0f} + 3 x {round_trip * 1000:.3f} = {target * 1000:.1f} ms"
-    )
-    print_ratio("median / target", median / target, "<= 1.0")
+    print(f"   {name}: median {median * 1000:.1f} ms ({low:.1f} to {high:.1f})")
     steps = [Phase.DISCONNECTED, Phase.CONNECTED, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED]
     parts = []
     for before, after in zip([None, *steps], steps, strict=False):
         took = [c[after] - (c[before] if before else 0.0) for c in cycles if after in c]
-        name = f"{before.name[:4] if before else 'restart'} -> {after.name[:4]}"
-        parts.append(f"{name} {statistics.median(took) * 1000:.1f}")
-    print(f"   median of each step, ms: {'; '.join(parts)}")
+        label = f"{before.name[:4] if before else 'restart'} -> {after.name[:4]}"
+        parts.append(f"{label} {statistics.median(took) * 1000:.1f}")
+    print(f"      median of each step, ms: {'; '.join(parts)}")
+    return median
+
+
+def restart_recovery(simulator: Simulator, datastore: str) -> None:
+    print(f"(b) restart -> SYNCHRONIZED, reconnect_min {RETRY} s, TCP, {RESTARTS} restarts each")
+    round_trip = bare_noop_round_trip(simulator.tcp_url)
+    print(f"   bare Noop round trip (select loop, median of 500): {round_trip * 1000:.3f} ms")
+    connector = start_connector(simulator.tcp_url, datastore)
+    reached = Reached()
+    watcher = Watcher.start(reached)
+    connector.subscribe(watcher)
+    try:
+        reached.synchronized.wait(WAIT)
+        back_to_back = restart_cycles(simulator, connector, reached, 0.0)
+        settled = restart_cycles(simulator, connector, reached, 2 * RETRY)
+    finally:
+        connector.unsubscribe(watcher)
+        watcher.stop()
+        connector.stop()
+    median = print_cycles("back to back", back_to_back)
+    print_cycles(f"settled {2 * RETRY * 1000:.0f} ms", settled)
+    target = RETRY + 3 * round_trip
     print(
-        f"   for scale: 3 connector round trips (from (a)) = {3 * connector_trip * 1000:.1f} ms"
-        " (the first reconnect is immediate: no retry interval is waited)"
+        f"   target (back to back): <= {RETRY * 1000:.0f} + 3 x {round_trip * 1000:.3f}"
+        f" = {target * 1000:.1f} ms"
     )
+    print_ratio("back-to-back median / target", median / target, "<= 1.0")
 
 
 # --- 1,000 commands in flight ----------------------------------------------------------
@@ -401,8 +415,8 @@ def main() -> None:
             Simulator(tcp=("127.0.0.1", 0)) as simulator,
         ):
             datastore = f"{tmp}/spark.db"
-            trip = throughput(simulator, datastore)
-            restart_recovery(simulator, datastore, trip)
+            throughput(simulator, datastore)
+            restart_recovery(simulator, datastore)
             in_flight(simulator, datastore)
     finally:
         structlog.configure(**saved)

@@ -16,16 +16,16 @@ from the handler, which the connector's supervisor escalates (the program
 exits so a restart can see new USB devices). TCP-only discovery never gives up.
 
 EOF, an OS error or a write error drops the link: the port is closed and
-the PhaseTracker is told DISCONNECTED. If the link had reached SYNCHRONIZED
-(the Connection follows the tracker's transitions), the controller was
-healthy a moment ago, so the first attempt is made at once: a network blip
-or a controller restart costs no more than the reconnection itself. Every
-other attempt (after a failed one, or when the link dropped before it was
-ever synchronized, a controller that accepts and hangs up) waits the backoff
-interval (``reconnect_min``, times ``reconnect_factor`` per failure, at most
-``reconnect_max``; reset on a successful open), so nothing spins. The
-interval is persisted in the datastore so a restarted program keeps backing
-off. A streak of failed
+the PhaseTracker is told DISCONNECTED. Reconnecting backs off the way gRPC
+and Kafka clients do: the interval is the least time between the *starts*
+of two attempts (``reconnect_min``, times ``reconnect_factor`` per failed
+attempt, at most ``reconnect_max``; back to ``reconnect_min`` when a port
+opens). So a link that was up longer than the interval is reopened at once
+when it drops (a blip or a controller restart costs only the reconnection),
+while a controller that accepts and hangs up is tried at most once per
+interval: nothing spins. An attempt that itself outlasted the interval (a
+slow connect) is followed at once by the next. The interval is persisted in
+the datastore so a restarted program keeps backing off. A streak of failed
 opens is logged once (``connect_failed``) and summarised when it ends
 (``connect_failed_repeated`` with its count). ``Close(reason)`` drops the link
 on purpose (Watchdog, setup mode, a failed sync) and reconnects the same way.
@@ -47,18 +47,7 @@ from typing import Any
 
 import structlog
 
-from actorfsm import (
-    FSM,
-    CurrentState,
-    Event,
-    NextState,
-    StopEvent,
-    SubscribeTransitionCallBack,
-    Transition,
-    goto,
-    stay,
-    tell_each,
-)
+from actorfsm import FSM, Event, NextState, StopEvent, goto, stay, tell_each
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
@@ -135,7 +124,6 @@ class LinkData:
     ``failures`` and ``last_error`` describe the current streak of failed opens
     (with discovery: of failed rounds). ``url`` is the port being opened or
     open; ``candidates`` the discovered URLs still to try in this round.
-    ``established`` is true once the open link has reached SYNCHRONIZED.
     """
 
     interval: float
@@ -147,7 +135,6 @@ class LinkData:
     listeners: tuple[Any, ...] = ()
     url: str | None = None
     candidates: tuple[str, ...] = ()
-    established: bool = False
 
 
 class Connection(FSM[LinkState, LinkData]):
@@ -178,7 +165,6 @@ class Connection(FSM[LinkState, LinkData]):
         self.when(LinkState.OPEN, self.open)
         self.when_unhandled(self.any_state)
         self.on_termination(self.terminated)
-        phase.tell(SubscribeTransitionCallBack(self.actor_ref))
         if datastore.autoconnecting:
             self.actor_ref.tell(Attempt())
         else:
@@ -229,7 +215,7 @@ class Connection(FSM[LinkState, LinkData]):
                 return self.failed(data, error)
             case Event(Close(reason), LinkData() as data):
                 log.info("connection_closed", url=data.url, reason=reason)
-                return self.back_off(self.release(data))
+                return self.wait_or_attempt(self.release(data))
         return None
 
     def open(self, event: Event) -> NextState | None:
@@ -245,11 +231,6 @@ class Connection(FSM[LinkState, LinkData]):
             case Event(Close(reason), LinkData() as data):
                 log.info("connection_closed", url=data.url, reason=reason)
                 return self.lost(data, f"closed: {reason}", logged=True)
-            case Event(
-                CurrentState(_, Phase.SYNCHRONIZED) | Transition(_, _, Phase.SYNCHRONIZED),
-                LinkData() as data,
-            ):
-                return stay().using(replace(data, established=True))
         return None
 
     def any_state(self, event: Event) -> NextState | None:
@@ -277,9 +258,7 @@ class Connection(FSM[LinkState, LinkData]):
                 | OpenFailed()
                 | Close()
                 | Attempt()
-                | Listen()
-                | CurrentState()
-                | Transition(),
+                | Listen(),
                 _,
             ):
                 # Stale (an older generation: its reader was told to stop and
@@ -295,7 +274,11 @@ class Connection(FSM[LinkState, LinkData]):
         return self.config.device_url or f"discovery:{self.discovery.mode}"
 
     def attempt(self, data: LinkData) -> NextState:
-        """Open the configured URL, or start a discovery round; outcomes come as messages."""
+        """Open the configured URL, or start a discovery round; outcomes come as messages.
+
+        The attempt timer starts with it: the next attempt comes no sooner.
+        """
+        self.start_single_timer(ATTEMPT_TIMER, Attempt(), data.interval)
         if self.config.device_url is not None:
             return self.open_url(data, self.config.device_url)
         generation = data.generation + 1
@@ -320,7 +303,10 @@ class Connection(FSM[LinkState, LinkData]):
             log.warning(
                 "connect_failed", url=self.target, error=error, retry_in=round(data.interval, 3)
             )
-        return self.back_off(replace(data, failures=data.failures + 1, last_error=error))
+        following = self.config.next_interval(data.interval)
+        self.persist_interval(data.interval, following)
+        data = replace(data, failures=data.failures + 1, last_error=error, interval=following)
+        return self.wait_or_attempt(data)
 
     def round_failed(self, data: LinkData, error: str) -> NextState:
         """A discovery round opened nothing; raise ``DiscoveryExhausted`` after the last allowed.
@@ -340,8 +326,10 @@ class Connection(FSM[LinkState, LinkData]):
         log.info("connected", url=data.url)
         listeners = tell_each(data.listeners, Linked(data.generation, port))
         self.phase.tell(RequestPhase(Phase.CONNECTED, reason="port open"))
-        # After the news: a disk write (the SQLite commit) need not delay CONNECTED.
-        self.persist_interval(data.interval, self.config.reconnect_min)
+        if data.interval != self.config.reconnect_min:  # success resets the backoff
+            self.start_single_timer(ATTEMPT_TIMER, Attempt(), self.config.reconnect_min)
+            # After the news: a disk write (the SQLite commit) need not delay CONNECTED.
+            self.persist_interval(data.interval, self.config.reconnect_min)
         return goto(LinkState.OPEN).using(
             replace(
                 data,
@@ -355,25 +343,23 @@ class Connection(FSM[LinkState, LinkData]):
         )
 
     def lost(self, data: LinkData, reason: str, *, logged: bool = False) -> NextState:
-        """The link is gone (or closed on purpose): close, report DISCONNECTED, reconnect.
-
-        At once if the link had been synchronized, else after the backoff interval.
-        """
-        retry_in = 0.0 if data.established else data.interval
+        """The link is gone (or closed on purpose): close, report DISCONNECTED, reconnect."""
+        waiting = self.is_timer_active(ATTEMPT_TIMER)
         if not logged:
-            log.warning("connection_lost", url=data.url, reason=reason, retry_in=round(retry_in, 3))
+            log.warning(
+                "connection_lost",
+                url=data.url,
+                reason=reason,
+                reconnect="after the interval" if waiting else "now",
+            )
         self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason=reason))
-        if data.established:
-            return self.attempt(self.release(data))
-        return self.back_off(self.release(data))
+        return self.wait_or_attempt(self.release(data))
 
-    def back_off(self, data: LinkData) -> NextState:
-        """Wait the current interval, then try again; the next interval grows and is persisted."""
-        wait = data.interval
-        self.start_single_timer(ATTEMPT_TIMER, Attempt(), wait)
-        following = self.config.next_interval(wait)
-        self.persist_interval(wait, following)
-        return goto(LinkState.WAITING).using(replace(data, interval=following))
+    def wait_or_attempt(self, data: LinkData) -> NextState:
+        """Attempt again once the interval since the last attempt's start has passed."""
+        if self.is_timer_active(ATTEMPT_TIMER):
+            return goto(LinkState.WAITING).using(data)
+        return self.attempt(data)
 
     def pause(self, data: LinkData) -> NextState:
         """Stop connecting until ``autoconnecting`` is set again."""
@@ -386,9 +372,7 @@ class Connection(FSM[LinkState, LinkData]):
         """Stop the current reader (it closes the port) and forget its generation's messages."""
         if data.reader is not None:
             data.reader.stop()
-        return replace(
-            data, reader=None, port=None, generation=data.generation + 1, established=False
-        )
+        return replace(data, reader=None, port=None, generation=data.generation + 1)
 
     def end_failure_streak(self, data: LinkData) -> None:
         """Summarise a streak of failed opens that has ended (its first was logged already)."""

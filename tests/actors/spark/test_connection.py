@@ -62,8 +62,7 @@ class Rig:
         self.config = ConnectorConfig(url, **settings)
         self.discovery = discovery
         self.datastore = Datastore(tmp_path / "s.db")
-        self.phase = Probe()  # the PhaseTracker: the Connection subscribes to it, then requests
-        self.phase.ignore_msg(lambda message: isinstance(message, SubscribeTransitionCallBack))
+        self.phase = Probe()
         self.chunks = Probe()
         self.states = Probe()
         self.received = b""
@@ -143,60 +142,53 @@ def test_a_dropped_link_is_reported_and_reopened(
     assert generations[-1] == second.generation  # the answer came through the new port
 
 
-def synchronized(rig: Rig) -> None:
-    """Tell the Connection what the PhaseTracker would: its link reached SYNCHRONIZED."""
-    rig.conn.tell(Transition(rig.phase.ref, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED))
-
-
-def test_a_synchronized_link_that_drops_is_reopened_at_once(
+def test_a_link_up_longer_than_the_interval_is_reopened_at_once(
     simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
 ) -> None:
     rig = Rig(url, tmp_path).start()
     rig.phase.expect_msg(CONNECTED, timeout=WAIT)
     first = rig.linked()
-    synchronized(rig)
+    virtual_clock.advance(0.05)  # the interval since the attempt has passed
     with capture_logs() as logs:
         simulator.inject(Fault(FaultKind.DROP))
         rig.expect_disconnected()
-        rig.phase.expect_msg(CONNECTED, timeout=WAIT)  # the virtual clock never moved
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)  # with no more virtual time
     assert rig.linked().generation > first.generation
     lost = [e for e in logs if e["event"] == "connection_lost"]
-    assert [e["retry_in"] for e in lost] == [0.0]
+    assert [e["reconnect"] for e in lost] == ["now"]
 
 
-def test_a_link_dropped_before_it_was_synchronized_waits_the_interval(
+def test_a_link_that_drops_within_the_interval_waits_out_the_interval(
     simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
 ) -> None:
     rig = Rig(url, tmp_path).start()
     rig.phase.expect_msg(CONNECTED, timeout=WAIT)
     rig.until(LinkState.OPEN)
+    virtual_clock.advance(0.03)
     with capture_logs() as logs:
         simulator.inject(Fault(FaultKind.DROP))
         rig.expect_disconnected()
         rig.until(LinkState.WAITING)
+        virtual_clock.advance(0.019)
         rig.phase.expect_no_msg(0.2)
-        virtual_clock.advance(0.05)
+        virtual_clock.advance(0.001)  # 0.05 since the attempt started, not since the drop
         rig.phase.expect_msg(CONNECTED, timeout=WAIT)
     lost = [e for e in logs if e["event"] == "connection_lost"]
-    assert [e["retry_in"] for e in lost] == [0.05]
+    assert [e["reconnect"] for e in lost] == ["after the interval"]
 
 
-def test_a_synchronized_link_whose_reopen_fails_backs_off_from_there(
+def test_a_controller_that_hangs_up_at_once_is_tried_once_per_interval(
     simulator: Simulator, url: str, tmp_path: pathlib.Path, virtual_clock: VirtualClock
 ) -> None:
     rig = Rig(url, tmp_path).start()
-    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
-    rig.until(LinkState.OPEN)
-    synchronized(rig)
-    simulator.inject(Fault(FaultKind.REFUSE))
-    simulator.inject(Fault(FaultKind.DROP))
-    rig.expect_disconnected()
-    # At once to OPENING (no WAITING between), refused, then WAITING the interval.
-    assert rig.until(LinkState.WAITING) == [LinkState.OPENING, LinkState.WAITING]
-    simulator.clear_faults()
-    rig.phase.expect_no_msg(0.2)
-    virtual_clock.advance(0.05)
-    rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+    for _ in range(3):
+        rig.phase.expect_msg(CONNECTED, timeout=WAIT)
+        rig.until(LinkState.OPEN)
+        simulator.inject(Fault(FaultKind.DROP))
+        rig.expect_disconnected()
+        rig.until(LinkState.WAITING)
+        rig.phase.expect_no_msg(0.1)  # no attempt until the clock moves: no spin
+        virtual_clock.advance(0.05)
 
 
 def test_refused_connects_back_off_and_are_logged_once_per_streak(
