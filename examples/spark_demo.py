@@ -246,8 +246,8 @@ def restart(client: Client, simulator: Simulator, phases: PhaseLog) -> tuple[flo
     say("   once it is back the connector synchronizes and writes its clock again:")
     mark = phases.mark()
     injected = time.monotonic()
+    simulator.inject(Fault(FaultKind.REFUSE))  # booting: unreachable from the restart on
     simulator.inject(Fault(FaultKind.RESTART))
-    simulator.inject(Fault(FaultKind.REFUSE))
     noticed = phases.wait(D, mark) - injected
     time.sleep(BOOT_TIME)  # the simulated controller boots; no wait for the connector here
     say(f"   {CLOCK.stamp()}  the controller has booted")
