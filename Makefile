@@ -27,7 +27,7 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP_TEST)
-	$(BIN)/mypy --strict actorfsm actors
+	$(BIN)/mypy --strict actorfsm actors examples benchmarks
 
 pytest: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q

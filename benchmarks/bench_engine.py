@@ -72,7 +72,7 @@ def counter_class(engine: Any) -> type[Any]:
     """
     stay_fn = engine.stay
 
-    class FSMCounter(engine.FSM):  # type: ignore[misc,name-defined]
+    class FSMCounter(engine.FSM):  # type: ignore[misc]
         def __init__(self, timeout: float | None = None) -> None:
             super().__init__()
             self.count = 0

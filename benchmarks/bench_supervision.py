@@ -79,7 +79,7 @@ class Counter(FSM[S, int]):
 def supervised_counter() -> tuple[pykka.ActorRef[Any], ChildRef]:
     strategy = OneForOne(max_restarts=RESTARTS + 10, within=3600.0)
     sup = Supervisor.start(strategy, [ChildSpec("counter", Counter)])
-    child = sup.ask(GetChild("counter"))
+    child: ChildRef = sup.ask(GetChild("counter"), block=True)
     child.ask(Get())  # started and running
     return sup, child
 

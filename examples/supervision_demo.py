@@ -25,6 +25,7 @@ from actorfsm.logging import configure
 from actorfsm.supervision import (
     ChildRef,
     ChildSpec,
+    ChildStatus,
     GetChild,
     GetChildStatus,
     Lifecycle,
@@ -96,11 +97,11 @@ def recovering_child() -> None:
     print("1. A decoder fails on a corrupt frame and recovers:")
     sup = Supervisor.start(OneForOne(), [ChildSpec("decoder", Decoder, (print,))])
     try:
-        decoder = sup.ask(GetChild("decoder"))
+        decoder: ChildRef = sup.ask(GetChild("decoder"), block=True)
         for payload in (b"\x01", b"\x00", b"\x02", b"\x03"):
             decoder.tell(("frame", payload))
         decoder.ask(("frame", b"\x04"))
-        status = sup.ask(GetChildStatus("decoder"))
+        status: ChildStatus = sup.ask(GetChildStatus("decoder"), block=True)
         print(f"   decoder is {status.state.name}, restarted {status.restarts} time(s)")
     finally:
         sup.stop()
