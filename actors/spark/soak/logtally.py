@@ -2,12 +2,13 @@
 
 A :class:`LogTally` installs itself as structlog's processor chain for the
 duration of a ``with`` block (and restores the previous configuration after):
-it counts every warning- and error-level event by name, keeps the first few of
-each warning whole, and keeps the error-level ones (with the key fields that
-tell one actor's failure from another's) so the soak can attribute them to the
-fault episode they happened in; it echoes the error lines to stderr, where an
-operator would see them. Info and debug events are filtered out before any
-processor runs, so they cost the soak nothing.
+it counts every warning- and error-level event by name and keeps the first few
+of each warning whole; the running count of error lines lets the soak
+attribute them to the fault episode they happened in (:meth:`mark`). It keeps
+counts, never the lines, so its memory does not grow with the run. It echoes
+the error lines to stderr, where an operator would see them. Info and debug
+events are filtered out before any processor runs, so they cost the soak
+nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ from structlog.typing import EventDict, WrappedLogger
 
 ERROR_LEVELS = frozenset({"error", "critical", "exception"})
 
-KEY_FIELDS = ("actor", "child", "supervisor", "url", "step")
-"""Fields that, with the event name, identify what an error line is about."""
-
 SAMPLES = 3
 """How many occurrences of each warning event are kept whole, to show what happened."""
 
@@ -39,7 +37,8 @@ class LogTally:
         self._lock = threading.Lock()
         self.warnings: collections.Counter[str] = collections.Counter()
         self.samples: dict[str, list[str]] = {}
-        self.errors: list[str] = []
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.error_lines = 0
         self._saved: dict[str, Any] = {}
 
     def __enter__(self) -> Self:
@@ -81,19 +80,14 @@ class LogTally:
                 if len(samples) < SAMPLES:
                     samples.append(" ".join(f"{k}={v}" for k, v in event.items()))
             raise structlog.DropEvent
-        key = " ".join([name, *(f"{k}={event[k]}" for k in KEY_FIELDS if k in event)])
         with self._lock:
-            self.errors.append(key)
+            self.errors[name] += 1
+            self.error_lines += 1
         if self.echo is None:
             raise structlog.DropEvent
         return event
 
     def mark(self) -> int:
-        """A position in the error lines: :meth:`errors_since` counts those after it."""
+        """The error lines counted so far: the difference of two marks is a streak's lines."""
         with self._lock:
-            return len(self.errors)
-
-    def errors_since(self, mark: int) -> list[str]:
-        """The error lines logged after ``mark``."""
-        with self._lock:
-            return self.errors[mark:]
+            return self.error_lines

@@ -24,11 +24,17 @@ REFUSED = "phase_change_refused"
 
 
 class PhaseLog:
-    """Every phase entered, with its time; counts changes and illegal ones (thread-safe)."""
+    """The phases entered since the last :meth:`forget`; counts changes and illegal ones.
+
+    Thread-safe. Marks are positions in the whole run, so a wait still finds
+    its place after older entries are forgotten; forgetting them at every
+    fault episode keeps the log's memory bounded however long the soak runs.
+    """
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self.entered: list[tuple[float, Phase]] = []
+        self.entered: list[Phase] = []
+        self._forgotten = 0
         self.changes: collections.Counter[str] = collections.Counter()
         self.illegal: list[str] = []
         self._last: dict[Any, Phase] = {}
@@ -50,24 +56,30 @@ class PhaseLog:
             self._enter(new)
 
     def _enter(self, phase: Phase) -> None:
-        self.entered.append((time.monotonic(), phase))
+        self.entered.append(phase)
         self._changed.notify_all()
+
+    def forget(self) -> None:
+        """Drop the phases entered so far (marks taken before become the start)."""
+        with self._changed:
+            self._forgotten += len(self.entered)
+            self.entered.clear()
 
     def mark(self) -> int:
         """A position in the log: the waits look only at phases entered after it."""
         with self._changed:
-            return len(self.entered)
+            return self._forgotten + len(self.entered)
 
     def since(self, mark: int) -> list[Phase]:
         """The phases entered after ``mark``, in order."""
         with self._changed:
-            return [phase for _, phase in self.entered[mark:]]
+            return self.entered[max(0, mark - self._forgotten) :]
 
     def wait(self, phase: Phase, since: int, timeout: float) -> bool:
         """Block until ``phase`` is entered after position ``since``; False after ``timeout``."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while not any(entered is phase for _, entered in self.entered[since:]):
+            while phase not in self.entered[max(0, since - self._forgotten) :]:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

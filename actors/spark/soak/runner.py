@@ -23,6 +23,7 @@ simulator, and the process is sampled once more.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import tempfile
@@ -164,7 +165,8 @@ class Soak:
         self.stopping = threading.Event()
         self.clients: list[CommandClient] = []
         self.probes = CommandTally()
-        self.streaks: list[int] = []
+        self.streaks: collections.Counter[int] = collections.Counter()
+        """How many failure streaks logged each number of error lines."""
         self.error_mark = 0
         figures.faults = {kind.value: KindFigures() for kind in FaultKind}
 
@@ -187,7 +189,7 @@ class Soak:
             if not client.ready.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError(f"{client.name} could not create its object")
         self.error_mark = self.tally.mark()
-        self.streaks.append(self.error_mark)  # the start's
+        self.streaks[self.error_mark] += 1  # the start's
         self.figures.resources.start = Resources.sample()
 
     def stop(self) -> None:
@@ -236,6 +238,7 @@ class Soak:
     def episode(self, episode: Episode) -> None:
         """Inject, hold and clear one episode's faults; measure the recovery."""
         simulator = self.simulator
+        self.phases.forget()  # the previous episodes' phases are counted already
         time.sleep(episode.pause)
         for fault, gap in zip(episode.faults, (0.0, *episode.gaps), strict=True):
             time.sleep(gap)
@@ -327,7 +330,7 @@ class Soak:
         if recovery is not None:
             figures.slowest_recovery_s = round(max(figures.slowest_recovery_s, recovery), 3)
         mark = self.tally.mark()
-        self.streaks.append(mark - self.error_mark)
+        self.streaks[mark - self.error_mark] += 1
         self.error_mark = mark
 
     def count_logs(self) -> None:
@@ -354,17 +357,15 @@ class Soak:
             illegal_refused=refused,
             examples=self.phases.illegal[:5],
         )
-        self.streaks.append(self.tally.mark() - self.error_mark)  # the stop's
-        errors: dict[str, int] = {}
-        for line in self.tally.errors:
-            name = line.split(" ", 1)[0]
-            errors[name] = errors.get(name, 0) + 1
+        self.streaks[self.tally.mark() - self.error_mark] += 1  # the stop's
         figures.logs = LogFigures(
-            streaks=len(self.streaks),
-            error_lines=len(self.tally.errors),
+            streaks=self.streaks.total(),
+            error_lines=self.tally.error_lines,
             max_error_lines_per_streak=max(self.streaks, default=0),
-            streaks_over_limit=sum(n > MAX_ERROR_LINES_PER_STREAK for n in self.streaks),
-            errors_by_event=dict(sorted(errors.items())),
+            streaks_over_limit=sum(
+                count for lines, count in self.streaks.items() if lines > MAX_ERROR_LINES_PER_STREAK
+            ),
+            errors_by_event=dict(sorted(self.tally.errors.items())),
             warnings_by_event=dict(self.tally.warnings.most_common()),
             warning_samples=dict(self.tally.samples),
         )
