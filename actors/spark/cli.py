@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from actorfsm.logging import configure
+from actors.malloc_arenas import limit_malloc_arenas
 from actors.spark.config import ConnectorConfig
 from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED, SparkConnector
 from actors.spark.datastore import DatastoreError
@@ -209,6 +210,7 @@ def _bridge_stdlib_logging() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the connector until Ctrl-C or SIGTERM; return the exit code (see the module)."""
+    limit_malloc_arenas()  # before any thread: a long run's memory must not creep
     p = parser()
     args = p.parse_args(argv)
     if args.device is not None:

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import structlog
 
+from actors.malloc_arenas import limit_malloc_arenas
 from actors.spark.simulator.faults import Fault, FaultKind
 from actors.spark.simulator.firmware import DEFAULT_HANDSHAKE, check_device_id
 from actors.spark.simulator.server import DEFAULT_TCP, Simulator
@@ -121,6 +122,7 @@ def _read_commands(simulator: Simulator) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
+    limit_malloc_arenas()  # before any thread: a long run's memory must not creep
     args = _parser().parse_args(argv)
     _configure_logging(args.log_level)
     identity = ("device_id", "firmware_version", "proto_version")

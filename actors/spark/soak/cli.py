@@ -12,6 +12,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+from actors.malloc_arenas import limit_malloc_arenas
 from actors.spark.soak.figures import Figures, problems
 from actors.spark.soak.report import table
 from actors.spark.soak.runner import SoakOptions, run
@@ -61,6 +62,7 @@ def verdict(figures: Figures) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the soak the arguments describe; print the table; return the exit code."""
+    limit_malloc_arenas()  # before any thread: a long run's memory must not creep
     args = _parser().parse_args(argv)
     options = SoakOptions(
         seed=args.seed,
