@@ -29,6 +29,13 @@ THREAD_SLACK = 2
 FD_SLACK = 4
 """File descriptors likewise (a closing reader's port, SQLite's journal)."""
 
+RSS_SLACK_MIB = 2.0
+"""MiB resident memory may grow over the second half of a run: allocator noise, not a leak.
+
+By half-way the process has met every fault and its allocator its high-water
+marks; a leak of one small object per command would exceed this within
+minutes of commands."""
+
 
 @dataclass
 class KindFigures:
@@ -89,10 +96,12 @@ class LogFigures:
 @dataclass
 class ResourceFigures:
     """Samples: before the soak started anything, at the first steady SYNCHRONIZED with the
-    clients running, at the last one, and after everything stopped."""
+    clients running, when half the faults were injected, at the last steady SYNCHRONIZED,
+    and after everything stopped."""
 
     before: Resources | None = None
     start: Resources | None = None
+    halfway: Resources | None = None
     end: Resources | None = None
     after_stop: Resources | None = None
 
@@ -156,7 +165,8 @@ def problems(figures: Figures) -> list[str]:
 
 
 def _leaks(resources: ResourceFigures) -> list[str]:
-    """Threads or descriptors that grew with the run, or outlived the stop."""
+    """Threads or descriptors that grew with the run or outlived the stop; memory that
+    still grew in the run's second half."""
     found: list[str] = []
     pairs = (
         ("during the run", resources.start, resources.end),
@@ -169,4 +179,13 @@ def _leaks(resources: ResourceFigures) -> list[str]:
             found.append(f"threads grew {when}: {first.threads} -> {last.threads}")
         if last.fds > first.fds + FD_SLACK:
             found.append(f"open file descriptors grew {when}: {first.fds} -> {last.fds}")
+    if (growth := rss_growth_mib(resources)) is not None and growth > RSS_SLACK_MIB:
+        found.append(f"RSS grew {growth:.1f} MiB over the second half (at most {RSS_SLACK_MIB})")
     return found
+
+
+def rss_growth_mib(resources: ResourceFigures) -> float | None:
+    """How many MiB the resident set grew from half-way to the end (None: not sampled)."""
+    if resources.halfway is None or resources.end is None:
+        return None
+    return (resources.end.rss_kib - resources.halfway.rss_kib) / 1024

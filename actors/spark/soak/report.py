@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from actors.spark.soak.figures import MAX_ERROR_LINES_PER_STREAK, Figures, problems
+from actors.spark.soak.figures import (
+    MAX_ERROR_LINES_PER_STREAK,
+    RSS_SLACK_MIB,
+    Figures,
+    problems,
+    rss_growth_mib,
+)
 from actors.spark.soak.phases import REFUSED
 from actors.spark.soak.resources import Resources
 
@@ -38,6 +44,7 @@ def _resources(figures: Figures) -> list[str]:
     samples: list[tuple[str, Resources | None]] = [
         ("before", figures.resources.before),
         ("start", figures.resources.start),
+        ("halfway", figures.resources.halfway),
         ("end", figures.resources.end),
         ("after stop", figures.resources.after_stop),
     ]
@@ -46,6 +53,10 @@ def _resources(figures: Figures) -> list[str]:
             lines.append(
                 f"  {name:<13}{sample.threads:>8}{sample.rss_kib / 1024:>9.1f}{sample.fds:>6}"
             )
+    if (growth := rss_growth_mib(figures.resources)) is not None:
+        lines.append(
+            f"  RSS growth over the second half: {growth:+.2f} MiB (at most {RSS_SLACK_MIB})"
+        )
     return lines
 
 

@@ -219,6 +219,8 @@ class Soak:
             injected += len(episode.faults)
             if self.figures.aborted:
                 return
+            if self.figures.resources.halfway is None and 2 * injected >= options.faults:
+                self.figures.resources.halfway = Resources.sample()
             if options.progress is not None and injected >= next_report:
                 next_report += PROGRESS_EVERY * options.faults
                 self.report(injected, started)

@@ -29,6 +29,7 @@ from actors.spark.soak.figures import (
 )
 from actors.spark.soak.logtally import LogTally
 from actors.spark.soak.phases import PhaseLog
+from actors.spark.soak.report import table
 from actors.spark.soak.resources import Resources
 from actors.spark.soak.schedule import episodes
 
@@ -84,12 +85,21 @@ def clean_figures() -> Figures:
         commands=CommandFigures(sent=100, succeeded=90, failed={"NotConnected": 10}),
         phases=PhaseFigures(changes=8),
         logs=LogFigures(streaks=3, error_lines=2, max_error_lines_per_streak=2),
-        resources=ResourceFigures(before=sample, start=sample, end=sample, after_stop=sample),
+        resources=ResourceFigures(
+            before=sample, start=sample, halfway=sample, end=sample, after_stop=sample
+        ),
     )
 
 
 def test_the_verdict_passes_figures_with_every_must_be_zero_at_zero() -> None:
     assert (problems(clean_figures()), verdict(clean_figures())) == ([], 0)
+
+
+def test_rss_growth_within_the_slack_passes_and_is_reported() -> None:
+    figures = clean_figures()
+    figures.resources.halfway = Resources(threads=10, rss_kib=28_000, fds=12)
+    assert problems(figures) == []
+    assert "RSS growth over the second half: +1.95 MiB (at most 2.0)" in table(figures)
 
 
 @pytest.mark.parametrize(
@@ -114,6 +124,12 @@ def test_the_verdict_passes_figures_with_every_must_be_zero_at_zero() -> None:
         (
             lambda f: setattr(f.resources, "after_stop", Resources(threads=10, rss_kib=1, fds=20)),
             "open file descriptors grew after the stop: 12 -> 20",
+        ),
+        (
+            lambda f: setattr(
+                f.resources, "halfway", Resources(threads=10, rss_kib=27_000, fds=12)
+            ),
+            "RSS grew 2.9 MiB over the second half",
         ),
     ],
 )
