@@ -73,13 +73,17 @@ class PhaseLog:
     def since(self, mark: int) -> list[Phase]:
         """The phases entered after ``mark``, in order."""
         with self._changed:
-            return self.entered[max(0, mark - self._forgotten) :]
+            return self._after(mark)
+
+    def _after(self, mark: int) -> list[Phase]:
+        """The entries after ``mark`` still kept (lock held)."""
+        return self.entered[max(0, mark - self._forgotten) :]
 
     def wait(self, phase: Phase, since: int, timeout: float) -> bool:
         """Block until ``phase`` is entered after position ``since``; False after ``timeout``."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while phase not in self.entered[max(0, since - self._forgotten) :]:
+            while phase not in self._after(since):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
