@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +63,7 @@ from actors.spark.protocol import (
     encode_response,
 )
 from actors.spark.simulator import DEFAULT_HANDSHAKE, Fault, FaultKind, Firmware, Simulator
+from actors.spark.simulator.ports import Port, TcpPort
 
 if TYPE_CHECKING:
     from tests.actors.spark.conftest import Client
@@ -123,6 +126,31 @@ def test_a_second_tcp_client_replaces_the_first(
 
 
 # --- requests --------------------------------------------------------------
+
+
+def test_a_tcp_client_is_answered_without_nagle_delays() -> None:
+    """Replies go out at once (TCP_NODELAY): a second reply written before the first is
+    ACKed would otherwise wait for the client's delayed ACK, about 40 ms on Linux."""
+    with selectors.DefaultSelector() as selector:
+        port = TcpPort("127.0.0.1", 0, selector, _Connected())
+        try:
+            with socket.create_connection(port.address, timeout=5.0):
+                for key, _ in selector.select(timeout=5.0):
+                    key.data()  # the listener is readable: accept the client
+                assert port._client is not None
+                assert port._client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            port.close()
+
+
+class _Connected:
+    """Port events that need nothing done (a port tested on its own)."""
+
+    def connected(self, port: Port) -> None:
+        pass
+
+    def received(self, port: Port, line: str) -> None:
+        pass
 
 
 def test_objects_are_created_read_written_listed_and_deleted(client: Client) -> None:
