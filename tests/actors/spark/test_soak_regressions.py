@@ -6,17 +6,18 @@ fault sequence that showed the bug in a soak run.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from collections.abc import Iterator
 
 import pytest
 from structlog.testing import capture_logs
 
-from actors.spark.config import ConnectorConfig
 from actors.spark.connector import SparkConnector
 from actors.spark.phase import Phase
 from actors.spark.simulator import Fault, FaultKind, Simulator
 from actors.spark.soak.phases import PhaseLog, PhaseRecorder
+from actors.spark.soak.runner import TIMINGS
 
 WAIT = 15.0
 """Seconds to wait for a phase the connector must reach (generous: the machine is shared)."""
@@ -25,14 +26,8 @@ WAIT = 15.0
 @pytest.fixture
 def connector(simulator: Simulator, tmp_path: pathlib.Path) -> Iterator[SparkConnector]:
     """A connector on the simulator's pty with the soak's short timings, synchronized."""
-    config = ConnectorConfig(
-        simulator.pty_path,
-        datastore=tmp_path / "spark.db",
-        ping_interval=0.2,
-        handshake_timeout=1.0,
-        command_timeout=0.5,
-        reconnect_min=0.05,
-        reconnect_max=0.5,
+    config = dataclasses.replace(
+        TIMINGS, device_url=simulator.pty_path, datastore=tmp_path / "spark.db"
     )
     started = SparkConnector.start(config)
     try:
