@@ -4,6 +4,7 @@ Everything a user programs against is importable from here.
 """
 
 from actorfsm.death_watch import Terminated, unwatch, watch
+from actorfsm.dispatch import PINNED, DispatcherConfig, configure_dispatcher, settle_all
 from actorfsm.dsl import NextState, goto, stay, stop
 from actorfsm.fsm import FSM, FSMError
 from actorfsm.introspection import FSMSnapshot, StateMetrics, diagram, inspect
@@ -37,6 +38,7 @@ from actorfsm.supervision import (
 
 __all__ = [
     "FSM",
+    "PINNED",
     "AllForOne",
     "Backoff",
     "ChildRef",
@@ -45,6 +47,7 @@ __all__ = [
     "CurrentState",
     "DependencyLost",
     "Directive",
+    "DispatcherConfig",
     "Event",
     "FSMError",
     "FSMSnapshot",
@@ -69,10 +72,12 @@ __all__ = [
     "Terminated",
     "Transition",
     "UnsubscribeTransitionCallBack",
+    "configure_dispatcher",
     "default_decider",
     "diagram",
     "goto",
     "inspect",
+    "settle_all",
     "stay",
     "stop",
     "tell_each",

@@ -39,7 +39,7 @@ from pykka import ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
 
 from actorfsm import death_watch
 from actorfsm.death_watch import Watch
-from actorfsm.dispatch import ManagedFuture
+from actorfsm.futures import Reply
 from actorfsm.mailbox import Mailbox
 from actorfsm.messages import Failure
 from actorfsm.pykka_seam import Envelope
@@ -140,7 +140,7 @@ class ChildRef:
         An ask waiting for a restarting child is answered by the new
         incarnation; one that can never be delivered fails with ``ActorDeadError``.
         """
-        future: ThreadingFuture[Any] = ManagedFuture()
+        future: ThreadingFuture[Any] = Reply()
         self._put(Envelope(message, reply_to=future))
         if block:
             return future.get(timeout=timeout)

@@ -79,6 +79,8 @@ class NextState(NamedTuple):
 
     def using(self, data: Any) -> NextState:
         """Replace the state data with ``data``."""
+        if self is STAY:  # stay().using(x), once per message in most FSMs
+            return _new(NextState, (_STAY_KIND, None, data, NO_MODS))
         return _new(NextState, (self[0], self[1], data, self[3]))
 
     def for_max(self, timeout: object) -> NextState:
@@ -108,6 +110,7 @@ _new = tuple.__new__
 # An unmodified stay() is one shared constant: the engine recognises it by
 # identity and skips all the work a modified description needs.
 STAY = NextState(Kind.STAY)
+_STAY_KIND = Kind.STAY
 
 
 def goto(state: Any) -> NextState:
