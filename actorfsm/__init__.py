@@ -16,33 +16,34 @@ from actorfsm.subscribers import (
     Transition,
     UnsubscribeTransitionCallBack,
 )
-from actorfsm.supervision import (
+from actorfsm.supervision.backoff import Backoff
+from actorfsm.supervision.budget import RestartBudget
+from actorfsm.supervision.child_ref import ChildRef, ChildRestarting
+from actorfsm.supervision.child_spec import ChildSpec, sibling
+from actorfsm.supervision.dependency import DependencyLost, is_dependency_error
+from actorfsm.supervision.directive import Decider, Directive, default_decider
+from actorfsm.supervision.lifecycle import ChildStatus, Lifecycle, LifecycleAlerts
+from actorfsm.supervision.queries import GetChild, GetChildStatus
+from actorfsm.supervision.restarts import SupervisorState
+from actorfsm.supervision.strategy import (
     AllForOne,
-    Backoff,
-    ChildRef,
-    ChildSpec,
-    ChildStatus,
-    DependencyLost,
-    Directive,
-    GetChild,
-    GetChildStatus,
-    Lifecycle,
-    LifecycleAlerts,
     OneForOne,
     RestartLimitExceeded,
-    Supervisor,
-    SupervisorState,
-    default_decider,
+    RestartStrategy,
+    RestForOne,
 )
+from actorfsm.supervision.supervisor import Supervisor
 
 __all__ = [
     "FSM",
     "AllForOne",
     "Backoff",
     "ChildRef",
+    "ChildRestarting",
     "ChildSpec",
     "ChildStatus",
     "CurrentState",
+    "Decider",
     "DependencyLost",
     "Directive",
     "Event",
@@ -58,7 +59,10 @@ __all__ = [
     "NextState",
     "Normal",
     "OneForOne",
+    "RestForOne",
+    "RestartBudget",
     "RestartLimitExceeded",
+    "RestartStrategy",
     "Shutdown",
     "StateMetrics",
     "StateTimeout",
@@ -73,6 +77,8 @@ __all__ = [
     "diagram",
     "goto",
     "inspect",
+    "is_dependency_error",
+    "sibling",
     "stay",
     "stop",
     "tell_each",

@@ -7,14 +7,17 @@ at once, with the reason it stopped with if that is still known).
 from __future__ import annotations
 
 import contextlib
-import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pykka import ActorDeadError
 
-# The final reason of each stopped FSM, kept as long as anybody holds its ref.
-_final_reasons: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# The final reason of a stopped FSM is kept on its ref, as long as anybody
+# holds the ref. Not in a weak-keyed dict: a Failure's traceback holds the
+# actor, which holds its ref, so the dict's value would keep its own key (and
+# every failed instance) alive forever; on the ref it is a plain cycle that
+# the garbage collector frees.
+_FINAL_REASON = "_actorfsm_final_reason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +37,12 @@ class Watch(NamedTuple):
 
 def record_final_reason(ref: Any, reason: Any) -> None:
     """Remember why ``ref``'s actor stopped (called by the FSM as it stops)."""
-    _final_reasons[ref] = reason
+    setattr(ref, _FINAL_REASON, reason)
 
 
 def final_reason(ref: Any) -> Any:
     """Why ``ref``'s actor stopped, or ``None`` if unknown (not an FSM, or still alive)."""
-    return _final_reasons.get(ref)
+    return getattr(ref, _FINAL_REASON, None)
 
 
 def notify(watcher: Any, ref: Any, reason: Any) -> None:
