@@ -8,6 +8,7 @@ from actorfsm.dsl import NextState, goto, stay, stop
 from actorfsm.fsm import FSM, FSMError
 from actorfsm.introspection import FSMSnapshot, StateMetrics, diagram, inspect
 from actorfsm.listeners import tell_each
+from actorfsm.logging import default_to_stderr
 from actorfsm.logging_fsm import LogEntry, LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
 from actorfsm.subscribers import (
@@ -85,3 +86,5 @@ __all__ = [
     "unwatch",
     "watch",
 ]
+
+default_to_stderr()
