@@ -11,6 +11,7 @@ from actorfsm.listeners import tell_each
 from actorfsm.logging import default_to_stderr
 from actorfsm.logging_fsm import LogEntry, LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
+from actorfsm.ref import Ref
 from actorfsm.subscribers import (
     CurrentState,
     SubscribeTransitionCallBack,
@@ -60,6 +61,7 @@ __all__ = [
     "NextState",
     "Normal",
     "OneForOne",
+    "Ref",
     "RestForOne",
     "RestartBudget",
     "RestartLimitExceeded",

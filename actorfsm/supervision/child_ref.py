@@ -44,7 +44,8 @@ from pykka._envelope import Envelope
 from actorfsm import death_watch, scheduler
 from actorfsm.death_watch import Watch
 from actorfsm.mailbox import Mailbox
-from actorfsm.messages import Failure
+from actorfsm.messages import Failure, Reason
+from actorfsm.ref import Ref
 
 log = structlog.get_logger("actorfsm.supervision")
 
@@ -118,8 +119,8 @@ class ChildRef:
         self._instance: Any = None
         self._flushing = False
         self._open = True
-        self._final_reason: Any = None
-        self._watchers: list[Any] = []
+        self._final_reason: Reason | None = None
+        self._watchers: list[Ref] = []
         self._dead_letters = 0
         self._dead_letters_logged = False
         self._restart_due: float | None = None  # a backoff restart is due then
@@ -279,7 +280,7 @@ class ChildRef:
         """Route a message sent before the first incarnation took over its buffer."""
         self._forward(envelope, None)
 
-    def _close(self, reason: Any) -> None:
+    def _close(self, reason: Reason) -> None:
         """The child is stopped for good: fail what waits, count dead letters, tell watchers."""
         with self._cond:
             if not self._open:

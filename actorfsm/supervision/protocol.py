@@ -65,7 +65,7 @@ class Incarnation:
         self._decided = (exc, directive)
         return directive is Directive.RESUME
 
-    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
+    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, object]) -> bool:
         """Post the failure report (``False``: the supervisor is gone, log it yourself)."""
         decided, self._decided = self._decided, None
         if decided is not None and decided[0] is exc:
@@ -141,7 +141,7 @@ class ChildFailed:
 
     incarnation: Incarnation
     cause: BaseException
-    fields: dict[str, Any]
+    fields: dict[str, object]
     directive: Directive
     logged: bool = False
 
@@ -157,6 +157,6 @@ class ChildDown:
 _ABOUT_THIS_INCARNATION = (Terminated, ChildFailed, ChildStarted, ChildDown)
 
 
-def bare_fields(actor: str) -> dict[str, Any]:
+def bare_fields(actor: str) -> dict[str, object]:
     """Report fields for a failure no running FSM described (a constructor, a self-stop)."""
     return {"actor": actor, "state": None, "data": None, "fsm_event": None, "log": []}

@@ -11,7 +11,6 @@ the supervisor's thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any
 
 import structlog
 
@@ -33,8 +32,8 @@ class LifecycleReporter:
         alerts: LifecycleAlerts,
         *,
         now: Callable[[], float],
-        publish: Callable[[Any], None],
-        start_timer: Callable[[Hashable, Any, float], None],
+        publish: Callable[[Transition], None],
+        start_timer: Callable[[Hashable, AlertDue, float], None],
         cancel_timer: Callable[[Hashable], None],
     ) -> None:
         self.supervisor = supervisor

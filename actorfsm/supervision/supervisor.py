@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
-
-from pykka import ActorRef
+from typing import ClassVar
 
 from actorfsm import scheduler
 from actorfsm.death_watch import Terminated, watch
@@ -125,7 +123,7 @@ class Supervisor(RestartSequence):
                 raise ValueError(msg)
         self._order = tuple(self._children.values())
         self._names = tuple(self._children)
-        self._by_ref: dict[ActorRef[Any], Incarnation] = {}
+        self._by_ref: dict[object, Incarnation] = {}
         self._lifecycle = LifecycleReporter(
             str(self),
             self._alerts,
@@ -161,7 +159,9 @@ class Supervisor(RestartSequence):
                 return stay().replying(child.monitor.status(name, self._now(), child.restart_at))
             case Terminated(ref, reason):
                 incarnation = self._by_ref.get(ref)
-                return stay() if incarnation is None else self._on_down(incarnation, reason)
+                if incarnation is None:
+                    return stay()
+                return self._on_down(incarnation, reason or Shutdown())
             case ChildDown(incarnation, reason):
                 return self._on_down(incarnation, reason)
             case ChildFailed(incarnation, cause, fields, directive, logged):
@@ -252,7 +252,7 @@ class Supervisor(RestartSequence):
         self,
         incarnation: Incarnation,
         cause: BaseException,
-        fields: dict[str, Any],
+        fields: dict[str, object],
         directive: Directive,
         logged: bool,
     ) -> None:
@@ -268,7 +268,7 @@ class Supervisor(RestartSequence):
         self,
         child: Child,
         cause: object,
-        fields: dict[str, Any],
+        fields: dict[str, object],
         directive: Directive,
         *,
         report: bool,

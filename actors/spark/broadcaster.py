@@ -2,11 +2,13 @@
 
 Every ``broadcast_interval`` (and at once on SYNCHRONIZED) it sends one
 LIST_OBJECTS through the Commander, never more than one at a time, and tells
-each subscriber (:class:`SubscribeBroadcasts`) :class:`Objects`. It only
+each subscriber (:class:`SubscribeBroadcasts`) :class:`Objects`; a new
+subscriber is told the objects last read (while synchronized) at once, as a
+phase subscriber is told the ``CurrentState``. It only
 reports: a failed read is logged once per streak (``broadcast_failed``, then
 ``broadcast_failed_repeated`` with the count when a read succeeds again). Its
 steady traffic is what makes a silent controller visible: those commands time
-out and the Watchdog acts (spark.md §3).
+out and the Watchdog acts.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class CastState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class SubscribeBroadcasts:
-    """Received: tell ``ref`` every :class:`Objects` from now on."""
+    """Received: tell ``ref`` the last :class:`Objects` now, and every one from now on."""
 
     ref: Any
 
@@ -67,9 +69,11 @@ TICK_TIMER = "broadcast"
 
 @dataclass(frozen=True, slots=True)
 class CastData:
-    """Subscribers, whether a read is in flight (its tag), and the current failure streak."""
+    """Subscribers, the objects last read while synchronized, whether a read is in flight
+    (its tag), and the current failure streak."""
 
     subscribers: tuple[Any, ...] = ()
+    last: Objects | None = None
     in_flight: int | None = None
     reads: int = 0
     failures: int = 0
@@ -107,13 +111,16 @@ class Broadcaster(FSM[CastState, CastData]):
                 phase is not Phase.SYNCHRONIZED
             ):
                 self.cancel_timer(TICK_TIMER)
-                return goto(CastState.IDLE).using(replace(data, in_flight=None))
+                return goto(CastState.IDLE).using(replace(data, in_flight=None, last=None))
         return None
 
     def any_state(self, event: Event) -> NextState | None:
         match event:
             case Event(SubscribeBroadcasts(ref), CastData() as data) if ref not in data.subscribers:
-                return stay().using(replace(data, subscribers=(*data.subscribers, ref)))
+                subscribers = (*data.subscribers, ref)
+                if data.last is not None:
+                    subscribers = (*data.subscribers, *tell_each([ref], data.last))
+                return stay().using(replace(data, subscribers=subscribers))
             case Event(CommandDone(tag, _, reply, error), CastData() as data) if (
                 tag == data.in_flight
             ):
@@ -134,8 +141,9 @@ class Broadcaster(FSM[CastState, CastData]):
         if isinstance(reply, ObjectListReply):
             if data.failures > 1:
                 log.warning("broadcast_failed_repeated", count=data.failures)
-            alive = tell_each(data.subscribers, Objects(reply.objects))
-            return replace(data, failures=0, subscribers=alive)
+            objects = Objects(reply.objects)
+            alive = tell_each(data.subscribers, objects)
+            return replace(data, failures=0, subscribers=alive, last=objects)
         if data.failures == 0:
             log.warning("broadcast_failed", error=str(error))
         return replace(data, failures=data.failures + 1)

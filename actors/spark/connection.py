@@ -47,7 +47,7 @@ from typing import Any
 
 import structlog
 
-from actorfsm import FSM, Event, NextState, StopEvent, goto, stay, tell_each
+from actorfsm import FSM, Event, Failure, NextState, StopEvent, goto, stay, tell_each
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
@@ -389,11 +389,18 @@ class Connection(FSM[LinkState, LinkData]):
             self.datastore.set_reconnect_interval(new)
 
     def terminated(self, event: StopEvent) -> None:
-        """Close the port and wait (bounded) for the reader thread, so no thread outlives us."""
+        """Close the port and wait (bounded) for the reader thread, so no thread outlives us.
+
+        After a failure, a link that was open is gone with us: the phase drops
+        to DISCONNECTED, where the next Connection (after the restart) starts.
+        (An orderly stop leaves the phase alone: its subscribers stopped first.)
+        """
         match event:
             case StopEvent(_, _, LinkData() as data):
                 if not self.exhausted:
                     self.end_failure_streak(data)
+                if data.port is not None and isinstance(event.reason, Failure):
+                    self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason="connection stopped"))
                 if data.reader is not None:
                     data.reader.stop()
                     if not data.reader.join(READER_JOIN):

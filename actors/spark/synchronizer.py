@@ -15,7 +15,7 @@ counted; when the streak ends (the controller passes, or fails differently)
 Synchronizer leaves ACKNOWLEDGED only when the link drops: reflashing a
 controller reboots it, which drops the link, and the next link is checked anew.
 
-A compatible controller is synchronized (spark.md §3): its clock is written,
+A compatible controller is synchronized: its clock is written,
 the block names for its device id are loaded from the datastore and its trace
 is read and logged; then the phase becomes SYNCHRONIZED. The clock write and
 the trace read go out together (in that order on the wire), so synchronizing

@@ -5,8 +5,8 @@ phase is SYNCHRONIZED, the Watchdog sends one Noop (one check at a time:
 further timeouts during the check are ignored). If the Noop is answered, all
 is well; if it fails too, the Watchdog closes the connection so the
 Connection reconnects. This catches an unplugged USB cable, where writes
-succeed and nothing is ever read (spark.md §3; it replaces the seed's
-"restart the service after 60 s of failed broadcasts").
+succeed and nothing is ever read (rather than restarting the whole service
+after 60 s of failed broadcasts).
 """
 
 from __future__ import annotations

@@ -207,13 +207,13 @@ def test_measured_restart_delays_on_the_real_clock() -> None:
         assert base <= gap <= base * 1.1 + 0.25, gaps
 
 
-# ------------------------------------------------ seed 002: a dead dependency
+# --------------------------------------------------------- a dead dependency
 
 
 def test_a_dead_dependency_is_logged_once_summarised_backed_off_and_bounded(
     probe: Probe, virtual_clock: VirtualClock
 ) -> None:
-    """Seed 002: instead of 70,000 "Broken pipe" lines, two, a backoff and a limit."""
+    """A dead dependency: instead of 70,000 "Broken pipe" lines, two, a backoff and a limit."""
     gave_up = Probe()
     broken_pipe = [BrokenPipeError(32, "Broken pipe") for _ in range(10)]  # power_state()
     with capture_logs() as logs:

@@ -1,4 +1,4 @@
-"""Lifecycle monitoring: seed 001's states, time in each, errors, transitions, alerts."""
+"""Lifecycle monitoring: the service states, time in each, errors, transitions, alerts."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Each scenario drives a real PhaseTracker to CONNECTED, answers the
 Synchronizer's commands by telling it ``CommandDone`` and checks what it asks
-of the phase, the Commander and the Connection (spark.md §3).
+of the phase, the Commander and the Connection.
 """
 
 from __future__ import annotations
