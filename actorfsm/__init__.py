@@ -18,11 +18,11 @@ from actorfsm.subscribers import (
     Transition,
     UnsubscribeTransitionCallBack,
 )
-from actorfsm.supervision.backoff import Backoff
-from actorfsm.supervision.budget import RestartBudget
+from actorfsm.supervision.backoff import DEPENDENCY_BACKOFF, Backoff
+from actorfsm.supervision.budget import RESTART_FLOOR, RestartBudget
 from actorfsm.supervision.child_ref import ChildRef, ChildRestarting
 from actorfsm.supervision.child_spec import ChildSpec, sibling
-from actorfsm.supervision.dependency import DependencyLost, is_dependency_error
+from actorfsm.supervision.dependency import DEPENDENCY_ERRORS, DependencyLost, is_dependency_error
 from actorfsm.supervision.directive import Decider, Directive, default_decider
 from actorfsm.supervision.lifecycle import ChildStatus, Lifecycle, LifecycleAlerts
 from actorfsm.supervision.queries import GetChild, GetChildStatus
@@ -37,7 +37,10 @@ from actorfsm.supervision.strategy import (
 from actorfsm.supervision.supervisor import Supervisor
 
 __all__ = [
+    "DEPENDENCY_BACKOFF",
+    "DEPENDENCY_ERRORS",
     "FSM",
+    "RESTART_FLOOR",
     "AllForOne",
     "Backoff",
     "ChildRef",
