@@ -5,6 +5,7 @@ Everything a user programs against is importable from here.
 
 from actorfsm.death_watch import Terminated, unwatch, watch
 from actorfsm.dsl import NextState, goto, stay, stop
+from actorfsm.durations import Duration
 from actorfsm.fsm import FSM, FSMError
 from actorfsm.introspection import FSMSnapshot, StateMetrics, diagram, inspect
 from actorfsm.listeners import tell_each
@@ -51,6 +52,7 @@ __all__ = [
     "Decider",
     "DependencyLost",
     "Directive",
+    "Duration",
     "Event",
     "FSMError",
     "FSMSnapshot",

@@ -11,6 +11,7 @@ import math
 from datetime import timedelta
 
 Duration = float | int | timedelta
+"""A duration the API accepts: seconds (int or float) or a ``timedelta``."""
 
 
 def to_seconds(value: object, what: str) -> float:
