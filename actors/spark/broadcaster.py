@@ -2,7 +2,7 @@
 
 Every ``broadcast_interval`` (and at once on SYNCHRONIZED) it sends one
 LIST_OBJECTS through the Commander, never more than one at a time, and tells
-each subscriber (:class:`SubscribeBroadcasts`) :class:`Objects`; a new
+each subscriber of ``Topic.BROADCASTS`` :class:`Objects`; a new
 subscriber is told the objects last read (while synchronized) at once, as a
 phase subscriber is told the ``CurrentState``. It only
 reports: a failed read is logged once per streak (``broadcast_failed``, then
@@ -34,6 +34,7 @@ from actors.spark.commander import CommandDone, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.phase import Phase
 from actors.spark.protocol import ListObjects, ObjectListReply, SparkObject
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.broadcaster")
 
@@ -43,13 +44,6 @@ class CastState(enum.Enum):
 
     IDLE = enum.auto()
     ACTIVE = enum.auto()
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeBroadcasts:
-    """Received: tell ``ref`` the last :class:`Objects` now, and every one from now on."""
-
-    ref: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +110,9 @@ class Broadcaster(FSM[CastState, CastData]):
 
     def any_state(self, event: Event) -> NextState | None:
         match event:
-            case Event(SubscribeBroadcasts(ref), CastData() as data) if ref not in data.subscribers:
+            case Event(Subscribe(Topic.BROADCASTS, ref), CastData() as data) if (
+                ref not in data.subscribers
+            ):
                 subscribers = (*data.subscribers, ref)
                 if data.last is not None:
                     subscribers = (*data.subscribers, *tell_each([ref], data.last))
@@ -125,9 +121,7 @@ class Broadcaster(FSM[CastState, CastData]):
                 tag == data.in_flight
             ):
                 return stay().using(self.done(replace(data, in_flight=None), reply, error))
-            case Event(
-                Tick() | CommandDone() | SubscribeBroadcasts() | CurrentState() | Transition(), _
-            ):
+            case Event(Tick() | CommandDone() | Subscribe() | CurrentState() | Transition(), _):
                 return stay()  # a read still in flight, a stale answer, no change
         return None
 

@@ -51,6 +51,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, overload
 
 import pykka
@@ -79,7 +80,7 @@ from actorfsm import (
     stay,
     stop,
 )
-from actors.spark.broadcaster import Broadcaster, SubscribeBroadcasts
+from actors.spark.broadcaster import Broadcaster
 from actors.spark.commander import Commander, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Connection, SetAutoconnecting
@@ -88,6 +89,7 @@ from actors.spark.discovery import DiscoveryConfig, DiscoveryExhausted, check_de
 from actors.spark.phase import Phase, PhaseTracker, phase_of
 from actors.spark.protocol import Reply, Request
 from actors.spark.synchronizer import Synchronizer
+from actors.spark.topics import Subscribe, Topic
 from actors.spark.watchdog import Watchdog
 
 log = structlog.get_logger("actors.spark.connector")
@@ -133,12 +135,12 @@ class _Waiting:
 
 
 @dataclass(frozen=True, slots=True)
-class Topic:
+class Feed:
     """What clients subscribe to: the child that publishes it, and how to (un)subscribe a ref.
 
-    The one subscription mechanism of the connector: every topic is a child
-    name and two message constructors, so keeping subscriptions across
-    restarts is the same code for each.
+    Every feed is a child name and two message constructors (the phase's
+    transition subscription, or a ``Subscribe(topic, ref)``), so keeping
+    subscriptions across restarts is the same code for each.
     """
 
     child: str
@@ -146,31 +148,31 @@ class Topic:
     unsubscribe: Callable[[Any], object] | None = None
 
 
-PHASE = Topic("phase", SubscribeTransitionCallBack, UnsubscribeTransitionCallBack)
+PHASE = Feed("phase", SubscribeTransitionCallBack, UnsubscribeTransitionCallBack)
 """The phase's ``CurrentState`` and ``Transition`` messages."""
 
-BROADCASTS = Topic("broadcaster", SubscribeBroadcasts)
+BROADCASTS = Feed("broadcaster", partial(Subscribe, Topic.BROADCASTS))
 """The Broadcaster's ``Objects``."""
 
 
 @dataclass(frozen=True, slots=True)
 class Remember:
-    """Received by the :class:`Subscriptions`: subscribe ``ref`` to ``topic`` and keep it so."""
+    """Received by the :class:`Subscriptions`: subscribe ``ref`` to ``feed`` and keep it so."""
 
-    topic: Topic
+    feed: Feed
     ref: Any
 
 
 @dataclass(frozen=True, slots=True)
 class Forget:
-    """Received by the :class:`Subscriptions`: end ``ref``'s subscription to ``topic``."""
+    """Received by the :class:`Subscriptions`: end ``ref``'s subscription to ``feed``."""
 
-    topic: Topic
+    feed: Feed
     ref: Any
 
 
-Subscribers = Mapping[Topic, tuple[Any, ...]]
-"""The clients' refs, by topic."""
+Subscribers = Mapping[Feed, tuple[Any, ...]]
+"""The clients' refs, by feed."""
 
 
 class Subscriptions(FSM[str, Subscribers]):
@@ -179,7 +181,7 @@ class Subscriptions(FSM[str, Subscribers]):
     A restarted publisher (the PhaseTracker, the Broadcaster) has forgotten
     its subscribers. This actor (outside the supervised tree) follows the
     supervisor's lifecycle transitions and subscribes the clients' refs again
-    whenever a topic's child is RUNNING; they get a fresh ``CurrentState``
+    whenever a feed's child is RUNNING; they get a fresh ``CurrentState``
     (DISCONNECTED after a restart), so they see the restart. Subscribing
     twice is harmless: publishers keep one entry per ref. Stopping, it
     unsubscribes, so the supervisor stopping after it has nobody dead to warn
@@ -190,7 +192,7 @@ class Subscriptions(FSM[str, Subscribers]):
         super().__init__()
         self.supervisor = supervisor
         self.children = children
-        self.topics = {topic.child: topic for topic in (PHASE, BROADCASTS)}
+        self.feeds = {feed.child: feed for feed in (PHASE, BROADCASTS)}
         self.start_with("keeping", {})
         self.when("keeping", self.keeping)
         self.on_termination(self.unsubscribe)
@@ -202,23 +204,23 @@ class Subscriptions(FSM[str, Subscribers]):
 
     def keeping(self, event: Event) -> NextState | None:
         match event:
-            case Event(Remember(topic, ref), subs):
-                self.children[topic.child].tell(topic.subscribe(ref))
-                refs = subs.get(topic, ())
-                return stay() if ref in refs else stay().using({**subs, topic: (*refs, ref)})
-            case Event(Forget(topic, ref), subs):
-                if topic.unsubscribe is not None:
-                    self.children[topic.child].tell(topic.unsubscribe(ref))
-                refs = tuple(r for r in subs.get(topic, ()) if r != ref)
-                return stay().using({**subs, topic: refs})
+            case Event(Remember(feed, ref), subs):
+                self.children[feed.child].tell(feed.subscribe(ref))
+                refs = subs.get(feed, ())
+                return stay() if ref in refs else stay().using({**subs, feed: (*refs, ref)})
+            case Event(Forget(feed, ref), subs):
+                if feed.unsubscribe is not None:
+                    self.children[feed.child].tell(feed.unsubscribe(ref))
+                refs = tuple(r for r in subs.get(feed, ()) if r != ref)
+                return stay().using({**subs, feed: refs})
             case Event(Transition(ChildRef(name=child), _, Lifecycle.RUNNING), subs) if (
-                child in self.topics
+                child in self.feeds
             ):
-                topic = self.topics[child]
-                alive = tuple(r for r in subs.get(topic, ()) if _alive(r))
+                feed = self.feeds[child]
+                alive = tuple(r for r in subs.get(feed, ()) if _alive(r))
                 for ref in alive:
-                    self.children[child].tell(topic.subscribe(ref))
-                return stay().using({**subs, topic: alive})
+                    self.children[child].tell(feed.subscribe(ref))
+                return stay().using({**subs, feed: alive})
             case Event(CurrentState() | Transition(), _):
                 return stay()
         return None

@@ -45,7 +45,7 @@ from actorfsm import (
     goto,
     stay,
 )
-from actors.spark.commander import CommandDone, Execute, Incompatible, SubscribeEvents
+from actors.spark.commander import CommandDone, Execute, Incompatible
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Close
 from actors.spark.datastore import Datastore
@@ -71,6 +71,7 @@ from actors.spark.protocol import (
     WriteObject,
     decode_trace,
 )
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.synchronizer")
 
@@ -217,7 +218,7 @@ class Synchronizer(FSM[SyncState, SyncData]):
         self.when(SyncState.SYNCED, self.synced)
         self.when_unhandled(self.any_state)
         phase.tell(SubscribeTransitionCallBack(self.actor_ref))
-        commander.tell(SubscribeEvents(self.actor_ref))
+        commander.tell(Subscribe(Topic.EVENTS, self.actor_ref))
 
     # ------------------------------------------------------------- states
 

@@ -27,11 +27,12 @@ from actorfsm import (
     goto,
     stay,
 )
-from actors.spark.commander import CommandDone, CommandTimedOut, Execute, WatchTimeouts
+from actors.spark.commander import CommandDone, CommandTimedOut, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Close
 from actors.spark.phase import Phase
 from actors.spark.protocol import Noop
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.watchdog")
 
@@ -67,7 +68,7 @@ class Watchdog(FSM[WatchState, Check]):
         self.when(WatchState.CHECKING, self.checking)
         self.when_unhandled(self.any_state)
         phase.tell(SubscribeTransitionCallBack(self.actor_ref))
-        commander.tell(WatchTimeouts(self.actor_ref))
+        commander.tell(Subscribe(Topic.TIMEOUTS, self.actor_ref))
 
     def idle(self, event: Event) -> NextState | None:
         match event:
