@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -109,3 +110,33 @@ def test_an_unknown_sibling_is_refused_where_the_tree_is_written(probe: Probe) -
         Supervisor.start(OneForOne(), [link(probe, "b", peer=sibling("nobody"))])
     with pytest.raises(ValueError, match="sibling name"):
         sibling("")
+
+
+class SlowToStop(Link):
+    """A Link whose stop waits for a gate: it holds the supervisor in its stop sequence."""
+
+    def __init__(self, probe: Any, tag: str, gate: threading.Event) -> None:
+        super().__init__(probe, tag)
+        self.gate = gate
+
+    def stopped(self, stop_event: StopEvent) -> None:
+        self.gate.wait(5)
+        super().stopped(stop_event)
+
+
+def test_an_earlier_child_failing_during_the_stop_sequence_widens_the_restart(
+    probe: Probe,
+) -> None:
+    gate = threading.Event()
+    slow = ChildSpec("d", SlowToStop, args=(probe.ref, "d", gate))
+    sup = start(probe, [*(link(probe, t) for t in "abc"), slow])
+    with capture_logs():
+        sup.ask(GetChild("c")).tell("raise")
+        assert probe.receive() == ("stopped", "c")  # d is now being stopped, held by the gate
+        sup.ask(GetChild("b")).tell("raise")
+        assert probe.receive() == ("stopped", "b")
+        gate.set()
+        received = [probe.receive() for _ in range(4)]
+    assert received == [("stopped", "d"), ("started", "b"), ("started", "c"), ("started", "d")]
+    probe.expect_no_msg(0.2)  # "a" kept running
+    sup.stop()
