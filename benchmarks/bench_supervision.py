@@ -29,6 +29,7 @@ import structlog
 
 from actorfsm import (
     FSM,
+    RESTART_FLOOR,
     ChildRef,
     ChildSpec,
     Event,
@@ -38,7 +39,6 @@ from actorfsm import (
     Supervisor,
     stay,
 )
-from actorfsm.supervision import RESTART_FLOOR
 from benchmarks.bench_engine import Get, Hold, Inc
 from benchmarks.harness import print_machine, print_ratio, side_by_side
 

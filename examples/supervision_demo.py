@@ -20,18 +20,23 @@ from typing import Any
 
 import pykka
 
-from actorfsm import FSM, Event, Failure, SubscribeTransitionCallBack, Transition, stay
-from actorfsm.logging import configure
-from actorfsm.supervision import (
+from actorfsm import (
+    FSM,
     ChildRef,
     ChildSpec,
     ChildStatus,
+    Event,
+    Failure,
     GetChild,
     GetChildStatus,
     Lifecycle,
     OneForOne,
+    SubscribeTransitionCallBack,
     Supervisor,
+    Transition,
+    stay,
 )
+from actorfsm.logging import configure
 
 
 class S(enum.Enum):
