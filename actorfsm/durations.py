@@ -29,6 +29,11 @@ def to_seconds(value: object, what: str) -> float:
     return seconds
 
 
+def seconds(value: Duration) -> float:
+    """A duration already validated (by :func:`to_seconds`) as float seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
 def to_optional_timeout(value: object, what: str) -> float | None:
     """Like :func:`to_seconds`, but ``None`` and ``inf`` both mean "no timeout" (``None``)."""
     if value is None:

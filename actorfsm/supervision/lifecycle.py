@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from actorfsm.durations import to_optional_timeout, to_seconds
+from actorfsm.durations import Duration, seconds, to_optional_timeout, to_seconds
 
 
 class Lifecycle(enum.Enum):
@@ -73,11 +73,11 @@ class LifecycleAlerts:
     transition rate fell back under the bound.
     """
 
-    error_after: float | None = 300.0
-    starting_after: float | None = 600.0
-    stopping_after: float | None = 120.0
+    error_after: Duration | None = 300.0
+    starting_after: Duration | None = 600.0
+    stopping_after: Duration | None = 120.0
     thrash_transitions: int | None = 10
-    thrash_window: float = 60.0
+    thrash_window: Duration = 60.0
 
     def __post_init__(self) -> None:
         for name in ("error_after", "starting_after", "stopping_after"):
@@ -101,12 +101,14 @@ class LifecycleAlerts:
     def bound(self, state: Lifecycle) -> float | None:
         """How long a child may stay in ``state`` before it counts as stuck (``None``: ever)."""
         if state is Lifecycle.ERROR:
-            return self.error_after
-        if state is Lifecycle.STARTING:
-            return self.starting_after
-        if state is Lifecycle.STOPPING or state is Lifecycle.RESTARTING:
-            return self.stopping_after
-        return None
+            bound = self.error_after
+        elif state is Lifecycle.STARTING:
+            bound = self.starting_after
+        elif state is Lifecycle.STOPPING or state is Lifecycle.RESTARTING:
+            bound = self.stopping_after
+        else:
+            return None
+        return None if bound is None else seconds(bound)
 
 
 class LifecycleMonitor:
@@ -167,7 +169,7 @@ class LifecycleMonitor:
         """The transitions in the window if a thrashing episode begins now, else ``None``."""
         limit = self.alerts.thrash_transitions
         recent = self._recent
-        horizon = now - self.alerts.thrash_window
+        horizon = now - seconds(self.alerts.thrash_window)
         while recent and recent[0] <= horizon:
             recent.popleft()
         if limit is None or len(recent) <= limit:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from actorfsm.dsl import NextState, goto, stay, stop
+from actorfsm.durations import seconds
 from actorfsm.fsm import FSM
 from actorfsm.messages import Failure, Reason, Shutdown
 from actorfsm.rendering import safe_repr
@@ -74,7 +75,8 @@ class RestartSequence(FSM[SupervisorState, StopPlan | None]):
 
     def _limit(self, child: Child, cause: object) -> RestartLimitExceeded:
         strategy = self._strategy
-        return RestartLimitExceeded(child.name, strategy.max_restarts, strategy.within, cause)
+        within = seconds(strategy.within)
+        return RestartLimitExceeded(child.name, strategy.max_restarts, within, cause)
 
     def _schedule(self, child: Child, delay: float, backoff: bool) -> None:
         """Note when the child's restart is due; during a backoff its asks fail at once."""

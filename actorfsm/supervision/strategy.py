@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from actorfsm.durations import to_seconds
+from actorfsm.durations import Duration, to_seconds
 from actorfsm.rendering import safe_repr
 from actorfsm.supervision.backoff import DEPENDENCY_BACKOFF, Backoff
 from actorfsm.supervision.dependency import is_dependency_error
@@ -55,7 +55,7 @@ class RestartStrategy:
     """
 
     max_restarts: int = 3
-    within: float = 60.0
+    within: Duration = 60.0
     decider: Decider = default_decider
     backoff: Backoff | None = None
     dependency_errors: tuple[type[BaseException], ...] = ()

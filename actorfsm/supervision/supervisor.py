@@ -21,6 +21,7 @@ from typing import ClassVar
 from actorfsm import scheduler
 from actorfsm.death_watch import Terminated, watch
 from actorfsm.dsl import NextState, stay
+from actorfsm.durations import seconds
 from actorfsm.fsm import supervised
 from actorfsm.messages import Event, Failure, Reason, Shutdown, StopEvent
 from actorfsm.supervision.budget import RestartBudget
@@ -95,7 +96,7 @@ class Supervisor(RestartSequence):
         self._top_level = self.supervision_hooks is None
         self._children: dict[str, Child] = {}
         now = self._now()
-        limits = (strategy.max_restarts, strategy.within)
+        limits = (strategy.max_restarts, seconds(strategy.within))
         shared = RestartBudget(*limits)
         for spec in children:
             if not isinstance(spec, ChildSpec):
@@ -104,11 +105,7 @@ class Supervisor(RestartSequence):
             if spec.name in self._children:
                 msg = f"two children are named {spec.name!r}"
                 raise ValueError(msg)
-            budget = (
-                shared
-                if strategy.shared_budget
-                else RestartBudget(strategy.max_restarts, strategy.within)
-            )
+            budget = shared if strategy.shared_budget else RestartBudget(*limits)
             self._children[spec.name] = Child(
                 spec,
                 ChildRef(spec.name, spec.actor_class, str(self)),
@@ -236,7 +233,7 @@ class Supervisor(RestartSequence):
     def _arm_stable(self, child: Child, incarnation: Incarnation) -> None:
         """End the streak and the backoff count once the child has run this long without failing."""
         backoff = self._strategy.backoff_for(child.monitor.last_failure)
-        delay = self._strategy.within if backoff is None else backoff.reset_interval
+        delay = seconds(self._strategy.within) if backoff is None else backoff.reset_interval
         if math.isfinite(delay):
             self.start_single_timer(("stable", child.name), Stable(incarnation), delay)
 
