@@ -24,6 +24,7 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     SubscribeTransitionCallBack,
     Transition,
     goto,
@@ -76,7 +77,7 @@ class CastData:
 class Broadcaster(FSM[CastState, CastData]):
     """Publishes the controller's objects every interval while synchronized."""
 
-    def __init__(self, config: ConnectorConfig, phase: Any, commander: Any) -> None:
+    def __init__(self, config: ConnectorConfig, phase: Ref, commander: Ref) -> None:
         super().__init__()
         self.config = config
         self.commander = commander

@@ -40,6 +40,7 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     StopEvent,
     SubscribeTransitionCallBack,
     Transition,
@@ -207,7 +208,7 @@ def _echo_msg_id(echo: str) -> int | None:
 class Commander(FSM[CommanderState, CommandData]):
     """Sends commands, matches answers, times commands out and forwards controller events."""
 
-    def __init__(self, config: ConnectorConfig, phase: Any, connection: Any) -> None:
+    def __init__(self, config: ConnectorConfig, phase: Ref, connection: Ref) -> None:
         super().__init__()
         self.config = config
         self.connection = connection

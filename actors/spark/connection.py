@@ -47,7 +47,7 @@ from typing import Any
 
 import structlog
 
-from actorfsm import FSM, Event, Failure, NextState, StopEvent, goto, stay, tell_each
+from actorfsm import FSM, Event, Failure, NextState, Ref, StopEvent, goto, stay, tell_each
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
@@ -138,7 +138,7 @@ class Connection(FSM[LinkState, LinkData]):
         self,
         config: ConnectorConfig,
         datastore: Datastore,
-        phase: Any,
+        phase: Ref,
         discovery: DiscoveryConfig | None = None,
     ) -> None:
         super().__init__()

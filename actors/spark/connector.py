@@ -69,6 +69,7 @@ from actorfsm import (
     GetChild,
     Lifecycle,
     NextState,
+    Ref,
     RestForOne,
     StopEvent,
     SubscribeTransitionCallBack,
@@ -160,7 +161,7 @@ class Remember:
     """Received by the :class:`Subscriptions`: subscribe ``ref`` to ``feed`` and keep it so."""
 
     feed: Feed
-    ref: Any
+    ref: Ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class Forget:
     """Received by the :class:`Subscriptions`: end ``ref``'s subscription to ``feed``."""
 
     feed: Feed
-    ref: Any
+    ref: Ref
 
 
 Subscribers = Mapping[Feed, tuple[Any, ...]]
@@ -188,7 +189,7 @@ class Subscriptions(FSM[str, Subscribers]):
     about.
     """
 
-    def __init__(self, supervisor: Any, children: Mapping[str, Any]) -> None:
+    def __init__(self, supervisor: Ref, children: Mapping[str, Ref]) -> None:
         super().__init__()
         self.supervisor = supervisor
         self.children = children
@@ -226,7 +227,7 @@ class Subscriptions(FSM[str, Subscribers]):
         return None
 
 
-def _alive(ref: Any) -> bool:
+def _alive(ref: Ref) -> bool:
     """Whether a subscriber may still receive (a ref without ``is_alive`` is kept)."""
     is_alive = getattr(ref, "is_alive", None)
     return True if is_alive is None else bool(is_alive())
@@ -239,7 +240,7 @@ class PhaseWaiter(FSM[str, _Waiting]):
     restart of the actors while it waits does not lose it.
     """
 
-    def __init__(self, registry: Any, phase: Phase, future: pykka.Future[Phase]) -> None:
+    def __init__(self, registry: Ref, phase: Phase, future: pykka.Future[Phase]) -> None:
         super().__init__()
         self.registry = registry
         self.start_with("waiting", _Waiting(phase, future))
@@ -413,15 +414,15 @@ class SparkConnector:
             msg = f"phase {phase.name} not reached within {timeout} s (now {self.phase.name})"
             raise TimeoutError(msg) from None
 
-    def subscribe(self, ref: Any) -> None:
+    def subscribe(self, ref: Ref) -> None:
         """Send ``ref`` the phase's ``CurrentState`` now and a ``Transition`` on every change."""
         self._subscriptions.tell(Remember(PHASE, ref))
 
-    def subscribe_broadcasts(self, ref: Any) -> None:
+    def subscribe_broadcasts(self, ref: Ref) -> None:
         """Send ``ref`` the controller's ``Objects`` every broadcast interval while synchronized."""
         self._subscriptions.tell(Remember(BROADCASTS, ref))
 
-    def unsubscribe(self, ref: Any) -> None:
+    def unsubscribe(self, ref: Ref) -> None:
         """End a :meth:`subscribe`."""
         self._subscriptions.tell(Forget(PHASE, ref))
 

@@ -40,6 +40,7 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     SubscribeTransitionCallBack,
     Transition,
     goto,
@@ -199,9 +200,9 @@ class Synchronizer(FSM[SyncState, SyncData]):
         self,
         config: ConnectorConfig,
         datastore: Datastore,
-        phase: Any,
-        commander: Any,
-        connection: Any,
+        phase: Ref,
+        commander: Ref,
+        connection: Ref,
     ) -> None:
         super().__init__()
         self.config = config

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
@@ -22,6 +21,7 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     SubscribeTransitionCallBack,
     Transition,
     goto,
@@ -56,7 +56,7 @@ class Watchdog(FSM[WatchState, Check]):
     """Checks the controller with a Noop after a command timeout; closes the link if it is gone."""
 
     def __init__(
-        self, config: ConnectorConfig, phase: Any, commander: Any, connection: Any
+        self, config: ConnectorConfig, phase: Ref, commander: Ref, connection: Ref
     ) -> None:
         super().__init__()
         self.config = config
