@@ -12,7 +12,7 @@ from actorfsm.listeners import tell_each
 from actorfsm.logging import default_to_stderr
 from actorfsm.logging_fsm import LogEntry, LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
-from actorfsm.ref import Ref
+from actorfsm.recipient import Ref
 from actorfsm.subscribers import (
     CurrentState,
     SubscribeTransitionCallBack,

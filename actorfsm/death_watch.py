@@ -13,7 +13,7 @@ from typing import NamedTuple
 from pykka import ActorDeadError
 
 from actorfsm.messages import Reason
-from actorfsm.ref import Ref
+from actorfsm.recipient import Ref
 
 # The final reason of a stopped FSM is kept on its ref, as long as anybody
 # holds the ref. Not in a weak-keyed dict: a Failure's traceback holds the

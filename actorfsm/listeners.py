@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from pykka import ActorDeadError
 
-from actorfsm.ref import Ref
+from actorfsm.recipient import Ref
 from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm")

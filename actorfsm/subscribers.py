@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actorfsm.ref import Ref
+from actorfsm.recipient import Ref
 
 
 @dataclass(frozen=True, slots=True)

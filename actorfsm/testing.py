@@ -15,11 +15,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import pykka
-from pykka._envelope import Envelope
 
 from actorfsm import death_watch
 from actorfsm.death_watch import Terminated
-from actorfsm.ref import Ref
+from actorfsm.pykka_seam import Envelope
+from actorfsm.recipient import Ref
 from actorfsm.scheduler import Scheduler, Settle, VirtualScheduler, install
 
 T = TypeVar("T")

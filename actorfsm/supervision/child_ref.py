@@ -39,13 +39,14 @@ from typing import Any, Literal, cast, overload
 
 import structlog
 from pykka import ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
-from pykka._envelope import Envelope
 
 from actorfsm import death_watch, scheduler
 from actorfsm.death_watch import Watch
+from actorfsm.dispatch import ManagedFuture
 from actorfsm.mailbox import Mailbox
 from actorfsm.messages import Failure, Reason
-from actorfsm.ref import Ref
+from actorfsm.pykka_seam import Envelope
+from actorfsm.recipient import Ref
 
 log = structlog.get_logger("actorfsm.supervision")
 
@@ -164,7 +165,7 @@ class ChildRef:
         An ask waiting for a restarting child is answered by the new
         incarnation; one that can never be delivered fails with ``ActorDeadError``.
         """
-        future: ThreadingFuture[Any] = ThreadingFuture()
+        future: ThreadingFuture[Any] = ManagedFuture()
         self._put(Envelope(message, reply_to=future))
         if block:
             return future.get(timeout=timeout)

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pykka import ActorDeadError, ActorRef
-from pykka._envelope import Envelope
 from pykka.messages import ProxyCall
 
 from actorfsm.death_watch import Terminated
 from actorfsm.fsm import FSM
 from actorfsm.messages import Failure
+from actorfsm.pykka_seam import Envelope
 from actorfsm.supervision.child_ref import ChildRef
 from actorfsm.supervision.directive import Decider, Directive, decide
 

@@ -12,6 +12,7 @@ fails the supervisor. :class:`RestartSequence` is the base of
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -44,6 +45,8 @@ class RestartSequence(FSM[SupervisorState, StopPlan | None]):
     _names: tuple[str, ...]
     _strategy: RestartStrategy
     _lifecycle: LifecycleReporter
+    _pending_starts: deque[Child]
+    _awaiting: Child | None
 
     def _start(self, child: Child) -> None:
         """Start a new incarnation of ``child``."""
@@ -104,6 +107,8 @@ class RestartSequence(FSM[SupervisorState, StopPlan | None]):
         backoff: bool = False,
     ) -> NextState:
         self.cancel_timer("restart_group")
+        self._pending_starts.clear()  # nor a start still queued behind another child's
+        self._awaiting = None
         for child in self._order:  # no restart may come while children stop
             self.cancel_timer(("restart", child.name))
             child.restart_at = None

@@ -15,6 +15,7 @@ rest silently (:class:`StreakLog`).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -121,6 +122,8 @@ class Supervisor(RestartSequence):
         self._order = tuple(self._children.values())
         self._names = tuple(self._children)
         self._by_ref: dict[object, Incarnation] = {}
+        self._pending_starts: deque[Child] = deque()
+        self._awaiting: Child | None = None
         self._lifecycle = LifecycleReporter(
             str(self),
             self._alerts,
@@ -137,9 +140,8 @@ class Supervisor(RestartSequence):
         self.on_termination(self._stop_children_now)
 
     def on_start(self) -> None:
-        """Start the children in order, in the supervisor's own thread."""
-        for child in self._order:
-            self._start(child)
+        """Start the children in order, each once the previous one runs (as OTP does)."""
+        self._start_all(self._names)
 
     # ------------------------------------------------------------- handlers
 
@@ -218,13 +220,29 @@ class Supervisor(RestartSequence):
         return self._children[name].ref
 
     def _start_all(self, names: Sequence[str]) -> None:
-        for name in names:
-            child = self._children[name]
+        """Start the children ``names`` one after another: the next once the previous ran
+        ``on_start`` (or failed to).
+
+        FSMs share worker threads, so children started at once would run their
+        ``on_start`` concurrently; starting in order means in order.
+        """
+        self._pending_starts = deque(self._children[name] for name in names)
+        self._start_next()
+
+    def _start_next(self) -> None:
+        self._awaiting = None
+        while self._pending_starts:
+            child = self._pending_starts.popleft()
             if child.incarnation is None and not child.retired:
                 self._start(child)
+                if child.incarnation is not None:
+                    self._awaiting = child
+                    return
 
     def _on_started(self, incarnation: Incarnation) -> None:
         child = self._children[incarnation.name]
+        if self._awaiting is child:
+            self._start_next()
         if child.incarnation is not incarnation or child.stop_requested:
             return
         self._lifecycle.move(child, Lifecycle.RUNNING)
@@ -282,6 +300,8 @@ class Supervisor(RestartSequence):
         if child.incarnation is not incarnation:
             return stay()
         actor, child.actor, child.incarnation = child.actor, None, None
+        if self._awaiting is child:  # it failed to start: start the rest
+            self._start_next()
         if actor is not None:
             self._by_ref.pop(actor, None)
         self.cancel_timer(("stable", child.name))
