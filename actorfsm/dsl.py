@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any, NamedTuple
 
-from actorfsm.durations import to_optional_timeout
+from actorfsm.durations import Duration, to_optional_timeout
 from actorfsm.messages import Normal, Reason, normalise_reason
 
 
@@ -83,7 +83,7 @@ class NextState(NamedTuple):
             return _new(NextState, (_STAY_KIND, None, data, NO_MODS))
         return _new(NextState, (self[0], self[1], data, self[3]))
 
-    def for_max(self, timeout: object) -> NextState:
+    def for_max(self, timeout: Duration | None) -> NextState:
         """Time out the next state after ``timeout`` (seconds or ``timedelta``).
 
         ``None`` or ``inf`` means no timeout.
