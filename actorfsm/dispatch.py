@@ -450,6 +450,11 @@ def pools() -> list[Dispatcher]:
 _FORCED_PINNED = os.environ.get(FORCE_ENV) == PINNED  # read once: it is set for a whole run
 
 
+def forced_pinned() -> bool:
+    """Whether ``ACTORFSM_DISPATCHER=pinned`` puts every FSM on a dedicated thread."""
+    return _FORCED_PINNED
+
+
 def for_fsm(name: str, label: str) -> Dispatcher:
     """The dispatcher an FSM whose class says ``dispatcher = name`` runs on."""
     if _FORCED_PINNED or name == PINNED:
