@@ -57,7 +57,7 @@ from actorfsm.dsl import NO_MODS, STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.listeners import Listeners
 from actorfsm.mailbox import Mailbox
-from actorfsm.messages import Event
+from actorfsm.messages import Event, StateTimeout
 from actorfsm.pykka_seam import Envelope
 from actorfsm.ref import FSMRef, StoppedFlag
 from actorfsm.rendering import safe_repr
@@ -488,7 +488,12 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
                     reply_to.set(None)
                 if self._current_timeout is not None:
                     self._arm_state_timeout(self._current_timeout)
-            elif result.__class__ is NextState and result[0] is _STAY_KIND and not mods[3]:
+            elif (
+                result.__class__ is NextState
+                and result[0] is _STAY_KIND
+                and not mods[3]
+                and mods[4] is UNSET
+            ):
                 # A stay with other modifiers (.replying, .for_max): no transition.
                 if result[2] is not UNSET:
                     self._data = result[2]
@@ -551,7 +556,7 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
                 "expected goto(...), stay(), stop(...) or None"
             )
             raise TypeError(msg)
-        kind, target, data, (timeout, reply, reason, postpone) = result
+        kind, target, data, (timeout, reply, reason, postpone, scoped) = result
         if kind is Kind.STOP:
             self._stop_as_told(data, reason, reply, message, reply_to)
             return
@@ -580,6 +585,11 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         else:
             self._data = new_data
         self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
+        if scoped is not UNSET:
+            if scoped is None:
+                self.cancel_timer(STATE_SCOPED)
+            else:
+                self.start_single_timer(STATE_SCOPED, _STATE_TIMEOUT, scoped)
         if reply_to is not None:
             reply_to.set(None if reply is UNSET else reply)
         elif reply is not UNSET and not postpone:
@@ -597,6 +607,8 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         self._state = next_state
         self._refresh_current()
         self._entered_at = now
+        if self._timers is not None and STATE_SCOPED in self._timers:
+            self.cancel_timer(STATE_SCOPED)  # gen_statem's state_timeout ends with its state
         self._state_entries[next_state] = self._state_entries.get(next_state, 0) + 1
         key = (old_state, next_state)
         self._transition_counts[key] = self._transition_counts.get(key, 0) + 1
@@ -617,6 +629,15 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         self._current_timeout = None if timeouts is None else timeouts.get(self._state)
 
 
+class _StateScoped:
+    """The name of the state-scoped timeout among the named timers (see ``.for_state``)."""
+
+    def __repr__(self) -> str:
+        return "<state-scoped timeout>"
+
+
+STATE_SCOPED = _StateScoped()
+_STATE_TIMEOUT = StateTimeout()
 _NO_ON_START = pykka.ThreadingActor.on_start
 START = SystemMessages.Start()
 """The first message of every FSM that has an ``on_start`` to run."""
