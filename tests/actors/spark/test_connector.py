@@ -8,6 +8,7 @@ waits for phases with ``wait_for`` or a subscribed probe, and checks what
 from __future__ import annotations
 
 import pathlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from actors.spark.errors import (
     IncompatibleFirmware,
     NotConnected,
     ProtocolFault,
+    SparkError,
 )
 from actors.spark.phase import Phase
 from actors.spark.protocol import (
@@ -317,3 +319,16 @@ def test_a_silent_controller_is_caught_by_the_watchdog_and_reconnected(
     assert events.count("watchdog_check") == 1  # one check at a time
     simulator.clear_faults()
     connector.wait_for(S, WAIT)
+
+
+@pytest.mark.parametrize("block", [True, False])
+def test_execute_on_a_stopped_connector_fails_at_once_with_a_clear_error(
+    start: Start, url: str, block: bool
+) -> None:
+    connector = start(url)
+    connector.wait_for(S, WAIT)
+    connector.stop()
+    began = time.monotonic()
+    with pytest.raises(SparkError, match=r"connector to .* was stopped; Noop\(\) was not sent"):
+        connector.execute(Noop(), block=block, timeout=1.0)  # type: ignore[call-overload]
+    assert time.monotonic() - began < 0.5
