@@ -20,7 +20,7 @@ two syncs, and reading the block names during a sync waited behind them. The
 (SQLite copies the database file's).
 
 Default path: ``$XDG_DATA_HOME/actorfsm/spark.db`` (``~/.local/share/actorfsm/spark.db``
-when ``XDG_DATA_HOME`` is unset); ``--datastore PATH`` overrides it.
+when ``XDG_DATA_HOME`` is unset or relative); ``--datastore PATH`` overrides it.
 """
 
 from __future__ import annotations
@@ -48,10 +48,14 @@ class DatastoreError(Exception):
 
 
 def default_path() -> pathlib.Path:
-    """Where the datastore lives unless configured: under the user's data directory."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
+    """Where the datastore lives unless configured: under the user's data directory.
+
+    A relative ``XDG_DATA_HOME`` is ignored, as the XDG Base Directory
+    specification says, so the file never lands under the working directory.
+    """
+    base = os.environ.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "share")
     return pathlib.Path(base) / "actorfsm" / "spark.db"
 
 

@@ -25,11 +25,16 @@ from actors.stop_signal import StopSignal
 
 _log = structlog.get_logger(__name__)
 
+MAX_PORT = 65535
+"""The highest TCP port number (0 asks for any free port)."""
+
 
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    if int(port) > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port {port} of {text!r} is not in 0..{MAX_PORT}")
     return host.strip("[]"), int(port)
 
 
@@ -132,7 +137,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if tcp is None and args.pty is None:
         tcp = DEFAULT_TCP
     simulator = Simulator(
-        tcp=tcp, pty=args.pty is not None, pty_link=args.pty or None, handshake=handshake
+        tcp=tcp,
+        pty=args.pty is not None,
+        pty_link=args.pty or None,
+        handshake=handshake,
+        faults=args.fault,
     )
     try:
         simulator.start()
@@ -147,8 +156,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.pty is not None:
                 where.append(f"pty={simulator.pty_path}")
             print("spark-sim listening:", " ".join(where), flush=True)
-            for fault in args.fault:
-                simulator.inject(fault)
             threading.Thread(target=_read_commands, args=(simulator,), daemon=True).start()
             stopped.wait()
         finally:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import select
 import selectors
 import shutil
@@ -245,13 +246,28 @@ class PtyPort:
         # EIO while no client has the pty open.
         self._master, self._slave = master, slave
         self._lines = RequestLines()
-        new_link = f"{self._link}.new"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(new_link)
-        os.symlink(os.ttyname(slave), new_link)
-        os.replace(new_link, self._link)
+        self._point_link_at(os.ttyname(slave))
         self._selector.register(master, selectors.EVENT_READ, lambda: self._read(master))
         _log.info("pty_opened", link=self._link, device=os.ttyname(slave))
+
+    def _point_link_at(self, device: str) -> None:
+        """Make the link point at ``device`` atomically, through a fresh temporary name.
+
+        The temporary name is random and ``symlink`` never overwrites, so no
+        file of anyone else's beside the link is ever replaced or removed.
+        """
+        while True:
+            new_link = f"{self._link}.{secrets.token_hex(6)}.new"
+            try:
+                os.symlink(device, new_link)
+            except FileExistsError:
+                continue
+            break
+        try:
+            os.replace(new_link, self._link)
+        except OSError:
+            os.unlink(new_link)
+            raise
 
     def _close_pty(self) -> None:
         master, slave = self._master, self._slave

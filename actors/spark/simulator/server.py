@@ -32,7 +32,7 @@ import socket
 import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
@@ -88,6 +88,8 @@ class Simulator:
     after ``start()``); None disables TCP. ``pty_link`` chooses the stable path
     of the pty (default: a fresh temporary directory). ``handshake`` is the
     identity it announces; its reset fields give the reason of the first boot.
+    ``faults`` take effect in ``start()`` before the ports serve anyone, so no
+    client ever sees the controller without them.
 
     Use it as a context manager, or call ``start()`` and ``stop()``. Faults are
     injected at run time with ``inject(Fault(FaultKind.X, arg))`` and lifted
@@ -101,6 +103,7 @@ class Simulator:
         pty: bool = False,
         pty_link: str | None = None,
         handshake: Handshake = DEFAULT_HANDSHAKE,
+        faults: Iterable[Fault] = (),
     ) -> None:
         if tcp is None and not pty:
             raise ValueError("the simulator needs TCP, a pty or both")
@@ -109,6 +112,7 @@ class Simulator:
         self._firmware = Firmware(handshake)
         self._configured = self._firmware.handshake
         self._active: dict[FaultKind, Fault] = {}
+        self._initial_faults = tuple(faults)
         self._rebooting = False
         self._backlog: collections.deque[tuple[Port, str]] = collections.deque()
         self._backlog_timer = 0
@@ -146,6 +150,8 @@ class Simulator:
             pty, pty_link = self._pty_config
             if pty:
                 self._pty = PtyPort(pty_link, selector, self)
+            for fault in self._initial_faults:  # before the loop serves any client
+                self._apply(fault)
         except BaseException:
             self._close()
             raise

@@ -121,3 +121,9 @@ def test_shared_between_threads(tmp_path: pathlib.Path) -> None:
 def test_default_path_is_under_the_user_data_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", "/data/home")
     assert default_path() == pathlib.Path("/data/home/actorfsm/spark.db")
+
+
+def test_a_relative_xdg_data_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert default_path() == pathlib.Path("/home/someone/.local/share/actorfsm/spark.db")
