@@ -27,7 +27,7 @@ from actorfsm.logging import configure
 from actors.malloc_arenas import limit_malloc_arenas
 from actors.spark.config import ConnectorConfig
 from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED, SparkConnector
-from actors.spark.datastore import DatastoreError
+from actors.spark.datastore import DatastoreError, default_path
 from actors.spark.discovery import MODES, DiscoveryConfig, check_device_url, tcp_url
 from actors.spark.simulator import Simulator
 from actors.stop_signal import StopSignal
@@ -151,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
         "--datastore",
         metavar="PATH",
         help="the SQLite file for settings, block names and the reconnect interval "
-        "(created on first use; default: the connector's default path)",
+        f"(created on first use; default: {default_path()})",
     )
     logs = p.add_argument_group("logging")
     logs.add_argument(
@@ -239,8 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator: Simulator | None = None
         if args.simulate:
             simulator = Simulator(tcp=None, pty=True).start()
-            config = replace(config, device_url=simulator.pty_path)
-            log.info("simulator_started", pty=simulator.pty_path)
+            config = replace(config, device_url=simulator.pty_path)  # it logs where it is
         try:
             code = _run(config, discovery, args.allow_any_url, finished)
         finally:

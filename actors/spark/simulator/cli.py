@@ -9,7 +9,6 @@ stops it cleanly.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from dataclasses import replace
 
 import structlog
 
+from actorfsm.logging import configure
 from actors.malloc_arenas import limit_malloc_arenas
 from actors.spark.simulator.faults import Fault, FaultKind
 from actors.spark.simulator.firmware import DEFAULT_HANDSHAKE, check_device_id
@@ -95,19 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="debug shows every request served",
     )
-    return parser
-
-
-def _configure_logging(level: str) -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
+    parser.add_argument(
+        "--log-format",
+        choices=("console", "json"),
+        default=None,
+        help="console (human) or json (one JSON object per line, with an 'event' field); "
+        "default: console on a terminal, json otherwise",
     )
+    return parser
 
 
 def _read_commands(simulator: Simulator) -> None:
@@ -129,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
     limit_malloc_arenas()  # before any thread: a long run's memory must not creep
     args = _parser().parse_args(argv)
-    _configure_logging(args.log_level)
+    configure(format=args.log_format, level=args.log_level)
     identity = ("device_id", "firmware_version", "proto_version")
     overrides = {name: getattr(args, name) for name in identity if getattr(args, name) is not None}
     handshake = replace(DEFAULT_HANDSHAKE, **overrides)

@@ -8,6 +8,7 @@ program documents.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import queue
 import signal
@@ -226,3 +227,27 @@ def test_an_unusable_datastore_exits_1_with_a_clear_error(run: Any, tmp_path: pa
     failed = [json.loads(line) for line in program.lines if "start_failed" in line]
     assert len(failed) == 1
     assert str(store) in failed[0]["error"]
+
+
+def test_help_prints_the_real_default_datastore_path() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "actors.spark", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+        env={**os.environ, "XDG_DATA_HOME": "/srv/data"},  # never created by --help
+    )
+    assert done.returncode == 0
+    assert "default: /srv/data/actorfsm/spark.db)" in " ".join(done.stdout.split())
+
+
+@pytest.mark.timeout(120)
+def test_simulate_logs_simulator_started_once(run: Any, tmp_path: pathlib.Path) -> None:
+    program = run("--simulate", "--log-format", "json", "--datastore", str(tmp_path / "s.db"))
+    program.wait_for_json({"event": "connector_started"})
+    program.process.send_signal(signal.SIGTERM)
+    assert program.wait() == 0, program.text
+    events = [json.loads(line)["event"] for line in program.lines]
+    assert events.count("simulator_started") == 1, program.text

@@ -7,6 +7,7 @@ that something does *not* arrive read for a fixed quiet period.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import selectors
@@ -661,3 +662,16 @@ def test_a_tcp_port_out_of_range_is_a_one_line_error(address: str) -> None:
     assert "Traceback" not in done.stderr
     port = address.rpartition(":")[2]
     assert done.stderr.splitlines()[-1].endswith(f"port {port} of {address!r} is not in 0..65535")
+
+
+def test_the_program_logs_json_lines_with_log_format_json(
+    run_program: Callable[..., subprocess.Popen[str]],
+) -> None:
+    program = run_program("--tcp", "127.0.0.1:0", "--log-format", "json")
+    listening(program)
+    program.send_signal(signal.SIGTERM)
+    assert program.wait(timeout=10) == 0
+    _, log = program.communicate(timeout=10)
+    events = [json.loads(line)["event"] for line in log.splitlines()]
+    assert events[0] == "simulator_started"
+    assert events[-1] == "simulator_stopped"
