@@ -790,9 +790,14 @@ def _check_hashable(state: object) -> None:
 
 
 def _positive(value: object, what: str) -> float:
-    """A repeating timer's period: zero would spin, so it must be positive."""
+    """A repeating timer's period: zero would spin, so it must be positive.
+
+    A period under 1 ms is raised to 1 ms (as Akka rounds up to its scheduler
+    tick): a timer of 1 ns would otherwise keep a core busy with its messages.
+    """
+    floor = 0.001
     seconds = to_seconds(value, what)
     if seconds <= 0 or seconds == float("inf"):
         msg = f"{what} of a repeating timer must be positive and finite, got {value!r}"
         raise ValueError(msg)
-    return seconds
+    return max(seconds, floor)

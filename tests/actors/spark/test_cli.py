@@ -251,3 +251,28 @@ def test_simulate_logs_simulator_started_once(run: Any, tmp_path: pathlib.Path) 
     assert program.wait() == 0, program.text
     events = [json.loads(line)["event"] for line in program.lines]
     assert events.count("simulator_started") == 1, program.text
+
+
+def test_an_interval_below_its_floor_is_a_usage_error_and_help_says_the_floor(run: Any) -> None:
+    program = run("--simulate", "--ping-interval", "1e-9")
+    assert program.wait() == EXIT_USAGE
+    assert "argument --ping-interval: must be a finite number of seconds >= 0.01" in program.text
+    helped = run("--help")
+    assert helped.wait() == 0
+    assert helped.process.stdout is not None
+    text = " ".join(helped.process.stdout.read().split())
+    assert text.count("; at least 0.01)") == 6  # every timing option
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_a_device_path_that_is_a_file_or_directory_is_refused_at_start(
+    run: Any, tmp_path: pathlib.Path, kind: str
+) -> None:
+    path = tmp_path / "tty"
+    if kind == "file":
+        path.write_text("not a device")
+    else:
+        path.mkdir()
+    program = run("--device", str(path), "--datastore", str(tmp_path / "s.db"))
+    assert program.wait() == EXIT_USAGE, program.text
+    assert f"device path {str(path)!r} is a " in program.text
