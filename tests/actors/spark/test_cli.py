@@ -23,6 +23,7 @@ import pytest
 
 from actors.spark.cli import EXIT_USAGE
 from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED
+from actors.spark.datastore import Datastore
 from actors.spark.discovery import DiscoveryConfig
 
 WAIT = 30.0
@@ -276,3 +277,23 @@ def test_a_device_path_that_is_a_file_or_directory_is_refused_at_start(
     program = run("--device", str(path), "--datastore", str(tmp_path / "s.db"))
     assert program.wait() == EXIT_USAGE, program.text
     assert f"device path {str(path)!r} is a " in program.text
+
+
+@pytest.mark.timeout(60)
+def test_a_damaged_datastore_exits_1_at_start_naming_the_cause(
+    run: Any, tmp_path: pathlib.Path
+) -> None:
+    store = tmp_path / "spark.db"
+    datastore = Datastore(store)
+    for n in range(300):
+        datastore.set_block_name("dev", n, f"block {n} " * 5)
+    datastore.close()
+    data = bytearray(store.read_bytes())
+    data[3 * 4096 + 8 : 4 * 4096] = b"\xa5" * (4096 - 8)  # block_names' root page
+    store.write_bytes(bytes(data))
+    began = time.monotonic()
+    program = run("--simulate", "--log-format", "json", "--datastore", str(store))
+    assert program.wait() == EXIT_FAILED, program.text
+    assert time.monotonic() - began < 15  # at start-up, not at the first write
+    (failed,) = [json.loads(line) for line in program.lines if "start_failed" in line]
+    assert "is corrupt: damaged pages" in failed["error"]
