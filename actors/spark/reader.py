@@ -18,18 +18,35 @@ before n), and a socket is not read a byte at a time (for ``socket://``,
 pyserial raises ``SerialException`` for it (socket: "socket disconnected";
 tty: readable but no data), and a hung-up pty fails with EIO. All are
 ``OSError``.
+
+The reader never queues more than :data:`MAX_BACKLOG` bytes that its sinks
+have not parsed yet (a :class:`Backlog` they count down as they parse). A
+controller that sends faster than the Commander parses (a flood of events or
+garbage) would otherwise fill the actor's inbox without bound, hold hundreds
+of MiB and keep the program from stopping until it had parsed them all. Past
+the bound the reader keeps reading, so the controller is never blocked, but
+drops what it reads, and what is still queued is marked stale: the sinks
+skip it unparsed, so they catch up at once and what the controller sends
+after the flood (the answers it owes) gets through. One ``input_dropped``
+warning, then a count of chunks and bytes per window
+(``input_dropped_repeated``, see :mod:`actors.spark.repeats`). The next chunk
+delivered is marked ``gap``: the parser drops what the gap cut and resumes at
+the next annotation or line.
 """
 
 from __future__ import annotations
 
 import select
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pykka
 import serial
 import structlog
+
+from actors.spark.repeats import Repeats
 
 log = structlog.get_logger("actors.spark.reader")
 
@@ -41,6 +58,51 @@ READ_SIZE = 65536
 
 WRITE_TIMEOUT = 2.0
 """Seconds a write may block (a full pty buffer) before it counts as a failed link."""
+
+MAX_BACKLOG = 1 << 20
+"""Bytes read but not yet parsed by the sinks beyond which the reader drops what it reads."""
+
+
+class Backlog:
+    """Bytes handed to the sinks and not yet parsed: the reader adds, each sink takes.
+
+    Each delivery has a sequence number; :meth:`drop_queued` makes every
+    delivery so far stale (the sinks skip it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._size = 0
+        self._sequence = 0
+        self._stale_upto = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes delivered and not yet taken."""
+        return self._size
+
+    def add(self, size: int) -> None:
+        """Count ``size`` more bytes delivered."""
+        with self._lock:
+            self._size += size
+
+    def next_sequence(self) -> int:
+        """The sequence number of the next delivery."""
+        self._sequence += 1
+        return self._sequence
+
+    def drop_queued(self) -> None:
+        """Make everything delivered so far stale: the sinks count it off unparsed."""
+        self._stale_upto = self._sequence
+
+    def is_stale(self, sequence: int) -> bool:
+        """Whether delivery ``sequence`` was dropped after it was queued."""
+        return sequence <= self._stale_upto
+
+    def taken(self, size: int) -> None:
+        """A sink has parsed ``size`` bytes (from any thread)."""
+        with self._lock:
+            self._size -= size
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +123,28 @@ class OpenFailed:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """Posted: bytes read from the port, in order."""
+    """Posted: bytes read from the port, in order.
+
+    ``gap``: bytes were dropped just before this chunk (the reader's backlog
+    was full). ``backlog``: count the chunk off it once parsed (:meth:`taken`);
+    ``sequence`` tells it whether the chunk went stale meanwhile.
+    """
 
     generation: int
     chunk: bytes
+    gap: bool = False
+    backlog: Backlog | None = None
+    sequence: int = 0
+
+    @property
+    def stale(self) -> bool:
+        """The reader dropped this chunk after queueing it: skip it, unparsed."""
+        return self.backlog is not None and self.backlog.is_stale(self.sequence)
+
+    def taken(self) -> None:
+        """Tell the reader this chunk was parsed (a no-op for chunks made elsewhere)."""
+        if self.backlog is not None:
+            self.backlog.taken(len(self.chunk))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +180,9 @@ class PortReader:
         self._actor = actor
         self._sinks = sinks
         self._sinks_lock = threading.Lock()
+        self._backlog = Backlog()
+        self._gap = False
+        self._dropped = Repeats("input_dropped_repeated", measure="bytes", logger=log, url=url)
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"spark-reader-{generation} {url}", daemon=True
@@ -120,20 +203,47 @@ class PortReader:
         return not self._thread.is_alive()
 
     def set_sinks(self, sinks: tuple[Any, ...]) -> None:
-        """Send the bytes read from now on to ``sinks`` (from any thread)."""
+        """Send the bytes read from now on to ``sinks`` (from any thread).
+
+        The backlog starts over: what the old sinks were sent is theirs.
+        """
         with self._sinks_lock:
             self._sinks = sinks
+            self._backlog = Backlog()
 
-    def _deliver(self, received: Received) -> None:
-        for sink in self._sinks:
+    def _deliver(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to the sinks, or drop it while they have too much to parse."""
+        now = time.monotonic()
+        with self._sinks_lock:
+            sinks, backlog = self._sinks, self._backlog
+        if backlog.size > MAX_BACKLOG:
+            if self._dropped.occurred(now, len(chunk)):
+                log.warning(
+                    "input_dropped",
+                    url=self.url,
+                    bytes=len(chunk),
+                    backlog=backlog.size,
+                    limit=MAX_BACKLOG,
+                    reason="the controller sends faster than the connector parses",
+                )
+            backlog.drop_queued()
+            self._gap = True
+            return
+        self._dropped.tick(now)
+        received = Received(self.generation, chunk, self._gap, backlog, backlog.next_sequence())
+        self._gap = False
+        for sink in sinks:
+            backlog.add(len(chunk))
             try:
                 sink.tell(received)
             except pykka.ActorDeadError:
+                backlog.taken(len(chunk))
                 self._drop(sink)
 
     def _drop(self, sink: Any) -> None:
         with self._sinks_lock:
             self._sinks = tuple(other for other in self._sinks if other is not sink)
+            self._backlog = Backlog()
         log.debug("reader_sink_gone", url=self.url, sink=str(sink))
 
     def _post(self, message: Any) -> bool:
@@ -156,6 +266,7 @@ class PortReader:
                 return
             self._read(port)
         finally:
+            self._dropped.end()
             try:
                 port.close()
             except Exception as exc:  # closing a broken port may fail; nothing to do about it
@@ -166,6 +277,7 @@ class PortReader:
             try:
                 ready, _, _ = select.select([port.fileno()], [], [], READ_POLL)
                 if not ready:
+                    self._dropped.tick(time.monotonic())
                     continue
                 chunk = bytes(port.read(READ_SIZE))
             except Exception as exc:  # OSError / SerialException: the link is gone
@@ -173,4 +285,4 @@ class PortReader:
                     self._post(ReadFailed(self.generation, describe(exc)))
                 return
             if chunk:
-                self._deliver(Received(self.generation, chunk))
+                self._deliver(chunk)

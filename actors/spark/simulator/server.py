@@ -60,6 +60,12 @@ DEFAULT_TCP = ("127.0.0.1", 8332)
 CALL_TIMEOUT = 90.0
 """Seconds a call from another thread waits for the loop (longer than the longest delay)."""
 
+FLOOD_CODE = 0x43
+"""The cbox error code a flood repeats."""
+
+FLOOD_PIECE = 1 << 20
+"""Bytes of a flood written at once."""
+
 REBOOT_DELAY = 0.1
 """Seconds between answering REBOOT or FACTORY_RESET and going down, as the firmware
 lets its reply out first; meanwhile it takes no requests."""
@@ -262,6 +268,8 @@ class Simulator:
                 self._restart(fault.number, ResetData.NOT_SPECIFIED)
             case FaultKind.CBOX_ERROR:
                 self._broadcast(annotation(CboxErrorEvent(fault.number).event_text()))
+            case FaultKind.FLOOD:
+                self._flood(fault.number)
             case FaultKind.SILENT | FaultKind.BAD_CRC | FaultKind.DELAY:
                 pass  # states, read where requests are served
         if fault.kind in LASTING:
@@ -360,10 +368,25 @@ class Simulator:
         return annotation(self._firmware.handshake.event_text()).encode("latin-1", "replace")
 
     def _broadcast(self, text: str) -> None:
-        data = text.encode("latin-1", "replace")
+        self._send_all(text.encode("latin-1", "replace"))
+
+    def _send_all(self, data: bytes) -> None:
         self._for_ports(lambda port: port.send(data))
 
-    def _for_ports(self, action: Callable[[Port], None]) -> None:
+    def _flood(self, size: int) -> None:
+        """Send ``size`` bytes of one event, a piece at a time (each piece a write bounded
+        by the port's write timeout), to each port until it fails to take a piece (no
+        client, or one that does not read); the controller answers nothing meanwhile."""
+        unit = annotation(CboxErrorEvent(FLOOD_CODE).event_text()).encode("latin-1")
+        piece = unit * (FLOOD_PIECE // len(unit))
+        ports = [port for port in (self._tcp, self._pty) if port is not None]
+        sent = 0
+        while sent < size and ports:
+            data = piece[: size - sent]
+            ports = [port for port in ports if port.send(data)]
+            sent += len(data)
+
+    def _for_ports(self, action: Callable[[Port], object]) -> None:
         for port in (self._tcp, self._pty):
             if port is not None:
                 action(port)

@@ -297,3 +297,47 @@ def test_a_damaged_datastore_exits_1_at_start_naming_the_cause(
     assert time.monotonic() - began < 15  # at start-up, not at the first write
     (failed,) = [json.loads(line) for line in program.lines if "start_failed" in line]
     assert "is corrupt: damaged pages" in failed["error"]
+
+
+def rss_mib(pid: int) -> float:
+    """The resident memory of process ``pid`` now, in MiB."""
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    (kib,) = (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kib) / 1024
+
+
+@pytest.mark.timeout(120)
+def test_under_a_flood_memory_and_log_stay_bounded_and_sigterm_exits_at_once(
+    run: Any, tmp_path: pathlib.Path
+) -> None:
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "actors.spark.simulator", "--tcp", "127.0.0.1:0"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert simulator.stdout is not None and simulator.stdin is not None
+        address = simulator.stdout.readline().split("tcp=")[1].strip()
+        program = run(
+            *("--device", f"socket://{address}", "--log-format", "json"),
+            *("--datastore", str(tmp_path / "spark.db")),
+        )
+        program.wait_for_json({"event": "phase_changed", "new": "SYNCHRONIZED"})
+        before = rss_mib(program.process.pid)
+        simulator.stdin.write(f"flood={1 << 30}\n")  # 1 GiB: still flooding at the SIGTERM
+        simulator.stdin.flush()
+        program.wait_for_json({"event": "controller_error"})
+        time.sleep(2.0)
+        during = rss_mib(program.process.pid)
+        program.process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        assert program.wait(timeout=20) == 0, program.text
+        assert time.monotonic() - began < 10
+    finally:
+        simulator.send_signal(signal.SIGTERM)
+        simulator.communicate(timeout=30)
+    assert during - before < 40, (before, during)
+    assert len(program.lines) < 100, program.text[-3000:]

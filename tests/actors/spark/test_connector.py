@@ -7,6 +7,7 @@ waits for phases with ``wait_for`` or a subscribed probe, and checks what
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import time
 from collections.abc import Callable, Iterator
@@ -257,7 +258,7 @@ def test_a_command_sent_while_disconnected_waits_for_synchronized(
     assert early.get(timeout=2 * WAIT) == Ack()
 
 
-def test_garbage_is_logged_once_per_streak_and_commands_still_work(
+def test_garbage_is_logged_once_then_summarised_and_commands_still_work(
     start: Start, simulator: Simulator, url: str, probe: Probe
 ) -> None:
     connector = quietly_synchronized(start, url, probe)
@@ -265,6 +266,7 @@ def test_garbage_is_logged_once_per_streak_and_commands_still_work(
         for _ in range(3):
             simulator.inject(Fault(FaultKind.GARBAGE))
         assert connector.execute(Noop()) == Ack()
+        connector.stop()  # the summary comes when the window closes, or at the stop
     bad = [(e["event"], e.get("count")) for e in logs if e["event"].startswith("bad_line")]
     assert bad == [("bad_line", None), ("bad_line_repeated", 3)]
 
@@ -332,3 +334,32 @@ def test_execute_on_a_stopped_connector_fails_at_once_with_a_clear_error(
     with pytest.raises(SparkError, match=r"connector to .* was stopped; Noop\(\) was not sent"):
         connector.execute(Noop(), block=block, timeout=1.0)  # type: ignore[call-overload]
     assert time.monotonic() - began < 0.5
+
+
+def answered_within(connector: SparkConnector, seconds: float) -> float:
+    """Send Noops (1 s timeout each) until one is answered; how long that took."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        with contextlib.suppress(CommandTimeout):
+            assert connector.execute(Noop(), timeout=1.0) == Ack()
+            return time.monotonic() - began
+    pytest.fail(f"no Noop answered within {seconds} s")
+
+
+@pytest.mark.timeout(120)
+def test_a_flood_of_events_is_dropped_past_a_bound_logged_in_a_few_lines_and_recovered_from(
+    start: Start, simulator: Simulator, url: str, probe: Probe
+) -> None:
+    connector = quietly_synchronized(start, url, probe)
+    with capture_logs() as logs:
+        simulator.inject(Fault(FaultKind.FLOOD, 32 << 20))  # returns once it is all sent
+        assert answered_within(connector, 10.0) < 5.0
+        connector.stop()  # the summaries of the window come out
+    loud = [e["event"] for e in logs if e["log_level"] in ("warning", "error")]
+    # Once per link: the watchdog may close a link whose check the flood swallowed.
+    links = 1 + loud.count("watchdog_closing")
+    assert 1 <= loud.count("input_dropped") <= links, loud
+    assert 1 <= loud.count("controller_error") <= links, loud
+    assert len(loud) <= 8 * links, loud
+    kinds = {e["kind"] for e in logs if e["event"] == "controller_event_repeated"}
+    assert kinds == {"CboxErrorEvent(code=67)"}
