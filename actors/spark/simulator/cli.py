@@ -138,11 +138,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         handshake=handshake,
         faults=args.fault,
     )
-    try:
-        simulator.start()
-    except OSError as error:
-        sys.exit(f"spark-sim: cannot start: {error}")
-    with StopSignal() as stopped:
+    with StopSignal() as stopped:  # from here a stop signal ends in simulator.stop()
+        try:
+            simulator.start()
+        except OSError as error:
+            sys.exit(f"spark-sim: cannot start: {error}")
         try:
             where = []
             if tcp is not None:

@@ -7,6 +7,7 @@ program documents.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -341,3 +342,89 @@ def test_under_a_flood_memory_and_log_stay_bounded_and_sigterm_exits_at_once(
         simulator.communicate(timeout=30)
     assert during - before < 40, (before, during)
     assert len(program.lines) < 100, program.text[-3000:]
+
+
+SCRIPTS = pathlib.Path(sys.executable).parent
+"""Where the installed programs are (``spark-connector``, ``spark-sim``)."""
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a handler for SIGTERM now (its ``SigCgt`` mask)."""
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & 1 << (signal.SIGTERM - 1))
+    return False
+
+
+def loaded(pid: int, library: str) -> bool:
+    """Whether process ``pid`` has loaded the shared library (an extension module) ``library``."""
+    return library in pathlib.Path(f"/proc/{pid}/maps").read_text()
+
+
+def terminated_at(delays: tuple[float, ...], command: list[str]) -> list[tuple[int, str]]:
+    """Start ``command`` once per delay, all at once; SIGTERM each that many seconds after it
+    first catches SIGTERM; return each exit code and stderr. ``{n}`` in an argument becomes
+    the run's index. At that first moment it must not have imported its heavy modules yet
+    (``_ctypes``, which every program loads right after them, is not loaded)."""
+    processes = [
+        subprocess.Popen(
+            [arg.format(n=n) for arg in command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(len(delays))
+    ]
+    due: dict[int, float] = {}
+    late: list[int] = []
+    deadline = time.monotonic() + WAIT
+    while len(due) < len(processes) and time.monotonic() < deadline:
+        for n, process in enumerate(processes):
+            if n not in due and catches_sigterm(process.pid):
+                due[n] = time.monotonic() + delays[n]
+                if loaded(process.pid, "_ctypes"):
+                    late.append(n)
+        time.sleep(0.001)
+    for n, when in sorted(due.items(), key=lambda item: item[1]):
+        time.sleep(max(0.0, when - time.monotonic()))
+        processes[n].send_signal(signal.SIGTERM)
+    for n, process in enumerate(processes):
+        if n not in due:
+            process.kill()  # it never caught SIGTERM: fail below, leave nothing running
+    results = []
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        results.append((process.returncode, stderr))
+    assert len(due) == len(processes), "a program never caught SIGTERM"
+    assert not late, "SIGTERM was caught only after the heavy imports"
+    return results
+
+
+DELAYS = (0.0, 0.1, 0.3, 0.6, 1.0, 2.5)
+"""When the SIGTERM comes after the program first catches it: while it imports its modules
+(the first ones), while it starts, and while it runs."""
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_at_any_moment_exits_0_with_the_datastore_intact(tmp_path: pathlib.Path) -> None:
+    command = [str(SCRIPTS / "spark-connector"), "--simulate", "--log-format", "json"]
+    command += ["--datastore", f"{tmp_path}/{{n}}.db", "--ping-interval", "0.1"]
+    for n, (code, stderr) in enumerate(terminated_at(DELAYS, command)):
+        assert code == 0, (DELAYS[n], stderr)
+        assert "Traceback" not in stderr
+        store = tmp_path / f"{n}.db"
+        if store.exists():  # opening checks its integrity and that it can be written
+            Datastore(store).close()
+
+
+@pytest.mark.timeout(120)
+def test_spark_sim_exits_0_on_sigterm_at_any_moment_and_leaves_no_link(
+    tmp_path: pathlib.Path,
+) -> None:
+    delays = DELAYS[::2]
+    command = [str(SCRIPTS / "spark-sim"), "--pty", f"{tmp_path}/tty{{n}}"]
+    for n, (code, stderr) in enumerate(terminated_at(delays, command)):
+        assert code == 0, (delays[n], stderr)
+        assert not (tmp_path / f"tty{n}").exists()
