@@ -19,6 +19,16 @@ pyserial raises ``SerialException`` for it (socket: "socket disconnected";
 tty: readable but no data), and a hung-up pty fails with EIO. All are
 ``OSError``.
 
+Before it opens a pty, the reader checks that the pty is still the one meant
+(:func:`check_pty_is_current`): pty numbers are reused, so the path a dead
+simulator left behind may lead to another program's terminal, which pyserial
+would set raw and the connector would write its Noops into. A pty is
+refused (``OpenFailed``, nothing opened or written) when it was allocated
+after the symlink that leads to it was made (the simulator makes a new link
+for every new pty, so a pty newer than its link is not the one it linked),
+or, reached by its own path, after the connector first opened that path.
+Devices other than ptys are not checked.
+
 The reader never queues more than :data:`MAX_BACKLOG` bytes that its sinks
 have not parsed yet (a :class:`Backlog` they count down as they parse). A
 controller that sends faster than the Commander parses (a flood of events or
@@ -36,7 +46,9 @@ the next annotation or line.
 
 from __future__ import annotations
 
+import os
 import select
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -58,6 +70,9 @@ READ_SIZE = 65536
 
 WRITE_TIMEOUT = 2.0
 """Seconds a write may block (a full pty buffer) before it counts as a failed link."""
+
+PTY_SLAVE_MAJORS = range(136, 144)
+"""Linux's device major numbers of pty slaves (``/dev/pts/N``)."""
 
 MAX_BACKLOG = 1 << 20
 """Bytes read but not yet parsed by the sinks beyond which the reader drops what it reads."""
@@ -155,6 +170,39 @@ class ReadFailed:
     error: str
 
 
+class StalePty(OSError):
+    """The pty at the device path is not the one meant: another program has it now."""
+
+
+def check_pty_is_current(path: str, first_opened_ns: int | None) -> None:
+    """Raise :class:`StalePty` if ``path`` leads to a pty allocated after the symlink that
+    leads to it, or (no symlink) after ``first_opened_ns`` (wall clock, ns), when the path
+    was first opened. Anything else, a path that does not resolve included, passes: opening
+    it says what is wrong. The check reads the inode change times, set when a pty is
+    allocated (a few milliseconds' resolution: a reuse within the same tick passes)."""
+    try:
+        node = os.stat(path)
+        link = os.lstat(path)
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISCHR(node.st_mode) or os.major(node.st_rdev) not in PTY_SLAVE_MAJORS:
+        return
+    device = os.path.realpath(path)
+    if stat.S_ISLNK(link.st_mode):
+        if node.st_ctime_ns > link.st_ctime_ns:
+            msg = (
+                f"{path} leads to {device}, a pty allocated after the link was made: the "
+                "program that made the link is gone and another one has that pty; not opened"
+            )
+            raise StalePty(msg)
+    elif first_opened_ns is not None and node.st_ctime_ns > first_opened_ns:
+        msg = (
+            f"{device} is a pty allocated after it was first opened: the program it "
+            "belonged to is gone and another one has it now; not opened"
+        )
+        raise StalePty(msg)
+
+
 def describe(exc: BaseException) -> str:
     """A one-line text for an I/O error: its type and message."""
     text = str(exc) or repr(exc)
@@ -173,9 +221,16 @@ class PortReader:
     """
 
     def __init__(
-        self, url: str, generation: int, actor: pykka.ActorRef[Any], sinks: tuple[Any, ...] = ()
+        self,
+        url: str,
+        generation: int,
+        actor: pykka.ActorRef[Any],
+        sinks: tuple[Any, ...] = (),
+        first_opened_ns: int | None = None,
     ) -> None:
         self.url = url
+        self.first_opened_ns = first_opened_ns
+        """When ``url`` was first opened (wall clock, ns), for :func:`check_pty_is_current`."""
         self.generation = generation
         self._actor = actor
         self._sinks = sinks
@@ -256,6 +311,7 @@ class PortReader:
 
     def _run(self) -> None:
         try:
+            check_pty_is_current(self.url, self.first_opened_ns)
             port = serial.serial_for_url(self.url, timeout=0, write_timeout=WRITE_TIMEOUT)
         except Exception as exc:  # any failure to open is reported, never raised in a thread
             if not self._stopping.is_set():

@@ -8,6 +8,7 @@ waits for phases with ``wait_for`` or a subscribed probe, and checks what
 from __future__ import annotations
 
 import contextlib
+import os
 import pathlib
 import time
 from collections.abc import Callable, Iterator
@@ -363,3 +364,70 @@ def test_a_flood_of_events_is_dropped_past_a_bound_logged_in_a_few_lines_and_rec
     assert len(loud) <= 8 * links, loud
     kinds = {e["kind"] for e in logs if e["event"] == "controller_event_repeated"}
     assert kinds == {"CboxErrorEvent(code=67)"}
+
+
+@contextlib.contextmanager
+def pty_taken_over(name: str) -> Iterator[int]:
+    """Another program allocates the pty ``name`` (pty numbers are reused, lowest first);
+    yields its master, where whatever is written to the pty arrives."""
+    held: list[tuple[int, int]] = []
+    try:
+        for _ in range(256):
+            master, slave = os.openpty()
+            held.append((master, slave))
+            if os.ttyname(slave) == name:
+                os.set_blocking(master, False)
+                yield master
+                return
+        pytest.skip(f"{name} was taken by some other process meanwhile")
+    finally:
+        for fds in held:
+            for fd in fds:
+                os.close(fd)
+
+
+def nothing_arrives(master: int, seconds: float) -> bool:
+    """Whether nothing is written to the pty of ``master`` for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BlockingIOError):
+            if os.read(master, 4096):
+                return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_dead_simulators_link_to_a_reused_pty_is_never_opened(
+    start: Start, tmp_path: pathlib.Path
+) -> None:
+    master, slave = os.openpty()  # the simulator's pty and its link...
+    name = os.ttyname(slave)
+    link = tmp_path / "tty"
+    link.symlink_to(name)
+    os.close(slave)  # ...then it died: the link stays, the pty is freed
+    os.close(master)
+    time.sleep(0.02)  # a later clock tick than the link's
+    with pty_taken_over(name) as theirs, capture_logs() as logs:
+        start(str(link))
+        assert nothing_arrives(theirs, 1.5)
+    (failed,) = [e for e in logs if e["event"] == "connect_failed"]
+    assert "a pty allocated after the link was made" in failed["error"]
+
+
+def test_a_pty_path_reused_by_another_program_is_not_reopened(start: Start) -> None:
+    master, slave = os.openpty()  # a controller on a pty, reached by its own path
+    name = os.ttyname(slave)
+    os.set_blocking(master, False)
+    connector = start(name)
+    with capture_logs() as logs:
+        try:
+            assert not nothing_arrives(master, WAIT)  # the connector opened it and prompts it
+        finally:
+            os.close(slave)
+            os.close(master)  # the controller is gone; the connector's reads fail
+        time.sleep(0.02)
+        with pty_taken_over(name) as theirs:
+            assert nothing_arrives(theirs, 1.5)
+            connector.stop()  # ends the streak of failed attempts: its summary names the last
+    errors = [e.get("error", e.get("last_error")) for e in logs if "connect_failed" in e["event"]]
+    assert "a pty allocated after it was first opened" in str(errors[-1]), errors
