@@ -26,11 +26,12 @@ def quiet_logging() -> None:
     """
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # below the root logger's level: dropped here
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),  # capture_logs: all
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )

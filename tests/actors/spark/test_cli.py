@@ -136,11 +136,15 @@ def test_simulate_synchronizes_logs_json_and_exits_0_on_sigterm(
 
 
 @pytest.mark.timeout(120)
-def test_sigint_stops_cleanly_too(run: Any, tmp_path: pathlib.Path) -> None:
+def test_sigint_stops_cleanly_too_and_simulator_started_is_logged_once(
+    run: Any, tmp_path: pathlib.Path
+) -> None:
     program = run("--simulate", "--log-format", "json", "--datastore", str(tmp_path / "s.db"))
     program.wait_for_json({"event": "connector_started"})
     program.process.send_signal(signal.SIGINT)
     assert program.wait() == 0, program.text
+    events = [json.loads(line)["event"] for line in program.lines]
+    assert events.count("simulator_started") == 1, program.text
 
 
 @pytest.mark.timeout(120)
@@ -243,16 +247,6 @@ def test_help_prints_the_real_default_datastore_path() -> None:
     )
     assert done.returncode == 0
     assert "default: /srv/data/actorfsm/spark.db)" in " ".join(done.stdout.split())
-
-
-@pytest.mark.timeout(120)
-def test_simulate_logs_simulator_started_once(run: Any, tmp_path: pathlib.Path) -> None:
-    program = run("--simulate", "--log-format", "json", "--datastore", str(tmp_path / "s.db"))
-    program.wait_for_json({"event": "connector_started"})
-    program.process.send_signal(signal.SIGTERM)
-    assert program.wait() == 0, program.text
-    events = [json.loads(line)["event"] for line in program.lines]
-    assert events.count("simulator_started") == 1, program.text
 
 
 def test_an_interval_below_its_floor_is_a_usage_error_and_help_says_the_floor(run: Any) -> None:
