@@ -16,9 +16,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from actorfsm.testing import Probe, VirtualClock, settle
-from actors.spark.commander import Commander, Execute, Incompatible, SubscribeEvents
+from actors.spark.commander import Commander, Execute, Incompatible
 from actors.spark.config import ConnectorConfig
-from actors.spark.connection import Linked, Listen, WriteFailed
+from actors.spark.connection import Linked, WriteFailed
 from actors.spark.errors import (
     CommandFailed,
     CommandTimeout,
@@ -46,6 +46,7 @@ from actors.spark.protocol import (
 )
 from actors.spark.reader import Received
 from actors.spark.repeats import WINDOW
+from actors.spark.topics import Subscribe, Topic
 
 TICKS = SparkObject(3, 0x80, 257, bytes(8))
 
@@ -78,7 +79,7 @@ class Rig:
         self.link = Probe()
         self.tracker = PhaseTracker.start()
         self.commander = Commander.start(self.config, self.tracker, self.link.ref)
-        self.link.expect_msg(Listen(self.commander))
+        self.link.expect_msg(Subscribe(Topic.LINK, self.commander))
 
     def phase(self, *phases: Phase, port: Any = None) -> None:
         for phase in phases:
@@ -287,7 +288,7 @@ def test_over_long_lines_are_summarised_per_window(
 def test_a_repeated_event_is_forwarded_once_per_window_a_handshake_always(
     rig: Rig, probe: Probe
 ) -> None:
-    rig.commander.tell(SubscribeEvents(probe.ref))
+    rig.commander.tell(Subscribe(Topic.EVENTS, probe.ref))
     handshake = annotation(Handshake("fw", "pv", device_id="AB").event_text())
     with capture_logs() as logs:
         rig.feed(annotation("CBOXERROR:43") * 1000 + handshake * 2 + annotation("CBOXERROR:01"))
@@ -304,7 +305,7 @@ def test_a_repeated_event_is_forwarded_once_per_window_a_handshake_always(
 
 
 def test_events_are_forwarded_to_subscribers(rig: Rig, probe: Probe) -> None:
-    rig.commander.tell(SubscribeEvents(probe.ref))
+    rig.commander.tell(Subscribe(Topic.EVENTS, probe.ref))
     handshake = Handshake("fw", "pv", device_id="AB")
     rig.feed(f"{annotation(handshake.event_text())}{annotation('SETUP_MODE')}")
     assert probe.expect_msg_type(Handshake) == handshake
