@@ -1,5 +1,5 @@
 """``python -m actors.spark``: the ``spark-connector`` program (see :mod:`actors.spark.cli`)."""
 
-from actors.spark.programs import connector
+from actors.programs import connector
 
 raise SystemExit(connector())

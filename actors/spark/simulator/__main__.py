@@ -1,5 +1,5 @@
 """``python -m actors.spark.simulator``: the same as ``spark-sim``."""
 
-from actors.spark.programs import simulator
+from actors.programs import simulator
 
 raise SystemExit(simulator())

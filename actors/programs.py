@@ -1,11 +1,13 @@
 """The entry points of ``spark-connector`` and ``spark-sim``: stop signals first, then the rest.
 
 Importing the programs (pykka, structlog, pyserial, the actors) takes half a
-second and more; a SIGTERM meanwhile used to kill the process with exit code
-143 and no log line. Each entry point here installs
+second and more, and a SIGTERM meanwhile used to kill the process with exit
+code 143 and no log line. Each entry point here installs
 :func:`~actors.stop_signal.exit_on_stop_signals` before it imports its
 program, so a stop signal at any moment after the interpreter started ends it
-with exit code 0 (and, once the program runs, with a clean stop).
+with exit code 0 (and, once the program runs, with a clean stop). This module
+lives outside ``actors.spark``, whose package imports all of that, and
+imports only :mod:`actors.stop_signal`.
 """
 
 from __future__ import annotations
