@@ -20,7 +20,7 @@ from actorfsm import death_watch, dispatch, pykka_seam
 from actorfsm.dsl import UNSET
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure, Normal, Reason, StopEvent
-from actorfsm.pykka_seam import ActorStop, Envelope
+from actorfsm.pykka_seam import ActorStop, Envelope, actor_of
 from actorfsm.ref import FSMRef
 from actorfsm.rendering import safe_repr
 from actorfsm.scheduler import Settle
@@ -239,7 +239,7 @@ def _stop_all_at_exit(grace: float) -> None:
         except pykka.Timeout:
             stuck.append(ref)
     for ref in stuck[:10]:
-        fsm = ref._actor_weakref()
+        fsm = actor_of(ref)
         log.warning(
             "fsm_still_running_at_exit",
             actor=str(ref),
