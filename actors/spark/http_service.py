@@ -108,6 +108,10 @@ class HttpService:
             log.warning("http_open_without_token", host=host)
         return service
 
+    def names(self) -> dict[int, str]:
+        """The current controller's block names as the API knows them (never blocks)."""
+        return self._api.cached_names() if self._api is not None else {}
+
     @property
     def url(self) -> str:
         """The base URL clients use."""
