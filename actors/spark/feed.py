@@ -92,10 +92,15 @@ class ConnectorFeed:
         connector.subscribe(self._follower)
         connector.subscribe_broadcasts(self._follower)
 
-    def add_listener(self, listener: Listener) -> None:
-        """Call ``listener`` with every event from now on."""
+    def add_listener(self, listener: Listener) -> PhaseChanged:
+        """Call ``listener`` with every event from now on; the present phase, as of then.
+
+        Both happen at once: no change falls between the phase returned and
+        the first event the listener gets.
+        """
         with self._lock:
             self._listeners = (*self._listeners, listener)
+            return PhaseChanged(None, self.phase, self.since)
 
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling ``listener``."""

@@ -206,8 +206,7 @@ class SparkApi:
         self._synchronized = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.hub = EventHub(self._loop, self.cached_names)
-        self._phase_now(feed.current())
-        feed.add_listener(self._follow)
+        self._phase_now(feed.add_listener(self._follow))
         feed.add_listener(self.hub.listener)
 
     # ----------------------------------------------------------- plumbing

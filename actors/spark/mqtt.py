@@ -105,10 +105,11 @@ class MqttPublisher:
 
     def start(self) -> MqttPublisher:
         """Connect in the background and publish from now on (never waits for the broker)."""
-        self._remember(self.state_topic, self._state(self._feed.current()))
+        with self._lock:  # a newer state from the listener waits, then replaces this one
+            present = self._state(self._feed.add_listener(self.listener))
+            self._latest[self.state_topic] = json.dumps(present).encode()
         self._client.connect_async(self._host, self._port, keepalive=KEEPALIVE)
         self._client.loop_start()
-        self._feed.add_listener(self.listener)
         log.info("mqtt_started", broker=self._address, prefix=self.prefix)
         return self
 

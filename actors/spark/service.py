@@ -45,11 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--http",
         metavar="HOST:PORT",
-        default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+        default=os.environ.get("SPARK_CONNECTOR_HTTP", f"{DEFAULT_HOST}:{DEFAULT_PORT}"),
         type=_checked(parse_listen),
         help="serve the HTTP API here (port 0: any free port, logged as http_listening); "
         "'off' disables it; an address other than loopback exposes it to the network "
-        "(default: %(default)s)",
+        "(default: %(default)s; $SPARK_CONNECTOR_HTTP sets another)",
     )
     group.add_argument(
         "--token",
