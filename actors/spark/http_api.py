@@ -522,8 +522,9 @@ def failures(api_log: Any = log) -> Any:
                 {"error": "InternalError", "message": "the service failed; see its log"},
                 status=500,
             )
-        logger = api_log.warning if problem.status >= 500 else api_log.info
-        logger(
+        # One line per failed request, at info: the connector's actors already warn
+        # (once per streak) about what made the controller unreachable.
+        api_log.info(
             "http_error",
             method=request.method,
             path=request.path,

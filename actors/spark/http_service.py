@@ -48,6 +48,15 @@ def parse_listen(text: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
+def _started_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool whose threads all run from the start, so their number stays flat while serving."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="spark-http-io")
+    everyone = threading.Barrier(threads)
+    for waiting in [pool.submit(everyone.wait) for _ in range(threads)]:
+        waiting.result()
+    return pool
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is a loopback address (or ``localhost``)."""
     if host == "localhost":
@@ -66,7 +75,7 @@ class HttpService:
         self._feed = feed
         self._token = token
         self._loop = asyncio.new_event_loop()
-        self._executor = ThreadPoolExecutor(EXECUTOR_THREADS, thread_name_prefix="spark-http-io")
+        self._executor = _started_pool(EXECUTOR_THREADS)
         self._thread = threading.Thread(target=self._serve, name="spark-http", daemon=True)
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -132,6 +141,7 @@ class HttpService:
             self._loop.run_forever()
         finally:
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.run_until_complete(self._loop.shutdown_default_executor())
             self._loop.close()
 
     async def _bind(self) -> None:
