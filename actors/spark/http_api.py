@@ -157,6 +157,12 @@ class LoopFuture(pykka.Future[Any]):
             self._target.set_exception(error)
 
 
+def _expire(answer: asyncio.Future[Any], timeout: float) -> None:
+    """The request's own deadline: no answer from the Commander in time."""
+    if not answer.done():
+        answer.set_exception(CommandTimeout(f"no answer within {timeout} s; it may have run"))
+
+
 def request_timeout(request: web.Request, default: float) -> float:
     """The request's ``?timeout=`` in seconds, or ``default``."""
     text = request.query.get("timeout")
@@ -244,10 +250,9 @@ class SparkApi:
         """
         answer: asyncio.Future[Reply | None] = self._loop.create_future()
         self._commander.tell(Execute(request, LoopFuture(self._loop, answer), timeout))
+        expiry = self._loop.call_later(timeout + RESPONSE_GRACE, _expire, answer, timeout)
         try:
-            return await asyncio.wait_for(answer, timeout + RESPONSE_GRACE)
-        except TimeoutError:
-            raise CommandTimeout(f"no answer within {timeout} s; it may have run") from None
+            return await answer
         except CommandFailed as error:
             if block is not None and error.errcode is Errcode.INVALID_OBJECT_ID:
                 raise ApiError(
@@ -257,6 +262,8 @@ class SparkApi:
                     errcode=error.errcode.name,
                 ) from None
             raise
+        finally:
+            expiry.cancel()
 
     async def device_id(self, timeout: float) -> str:
         """The controller's device id (names are kept per device); waits for SYNCHRONIZED."""
