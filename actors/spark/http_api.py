@@ -498,50 +498,44 @@ def connection_kind(address: str | None) -> str:
     return "tcp" if address.startswith("socket://") else "serial"
 
 
-def failures(api_log: Any = log) -> Any:
+@web.middleware
+async def failures(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """The middleware that turns every failure into a JSON answer and one log line."""
-
-    @web.middleware
-    async def middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as error:
-            problem = error
-        except BadField as error:
-            problem = ApiError(400, "BadRequest", error.message, field=error.field)
-        except NameTaken as error:
-            problem = ApiError(409, "NameTaken", str(error), field="name")
-        except SparkError as error:
-            problem = spark_problem(error)
-        except web.HTTPException as error:
-            if error.status < 400:
-                raise
-            problem = ApiError(error.status, error.reason.replace(" ", ""), error.reason)
-        except asyncio.CancelledError:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        problem = error
+    except BadField as error:
+        problem = ApiError(400, "BadRequest", error.message, field=error.field)
+    except NameTaken as error:
+        problem = ApiError(409, "NameTaken", str(error), field="name")
+    except SparkError as error:
+        problem = spark_problem(error)
+    except web.HTTPException as error:
+        if error.status < 400:
             raise
-        except Exception:
-            api_log.error(
-                "http_internal_error", method=request.method, path=request.path, exc_info=True
-            )
-            return web.json_response(
-                {"error": "InternalError", "message": "the service failed; see its log"},
-                status=500,
-            )
-        # One line per failed request, at info: the connector's actors already warn
-        # (once per streak) about what made the controller unreachable.
-        api_log.info(
-            "http_error",
-            method=request.method,
-            path=request.path,
-            status=problem.status,
-            error=problem.error,
-            message=problem.message,
+        problem = ApiError(error.status, error.reason.replace(" ", ""), error.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("http_internal_error", method=request.method, path=request.path)
+        return web.json_response(
+            {"error": "InternalError", "message": "the service failed; see its log"},
+            status=500,
         )
-        return web.json_response(problem.body(), status=problem.status)
-
-    return middleware
+    # One line per failed request, at info: the connector's actors already warn
+    # (once per streak) about what made the controller unreachable.
+    log.info(
+        "http_error",
+        method=request.method,
+        path=request.path,
+        status=problem.status,
+        error=problem.error,
+        message=problem.message,
+    )
+    return web.json_response(problem.body(), status=problem.status)
 
 
 def bearer_guard(token: str) -> Any:
@@ -563,7 +557,7 @@ def bearer_guard(token: str) -> Any:
 
 def build_app(api: SparkApi, token: str | None = None) -> web.Application:
     """The application: the routes of :class:`SparkApi`, errors as JSON, the token guard."""
-    middlewares = [failures()]
+    middlewares = [failures]
     if token:
         middlewares.append(bearer_guard(token))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)

@@ -1,0 +1,80 @@
+"""The HTTP service inside a program: it leaves no thread behind, refuses a taken port, and
+answers an unexpected failure with a 500 that holds no traceback (logged once, with it)."""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+import structlog.testing
+
+from actors.spark.config import ConnectorConfig
+from actors.spark.connector import SparkConnector
+from actors.spark.datastore import Datastore
+from actors.spark.http_client import ApiFailure, SparkClient
+from actors.spark.phase import Phase
+from actors.spark.service import Service, ServiceOptions
+from actors.spark.simulator import Simulator
+
+pytestmark = pytest.mark.timeout(60)
+
+LOOPBACK = ServiceOptions(http=("127.0.0.1", 0))
+
+
+@pytest.fixture
+def connector(tmp_path: pathlib.Path) -> Iterator[SparkConnector]:
+    with Simulator(tcp=("127.0.0.1", 0)) as simulator:
+        store = Datastore(tmp_path / "spark.db")
+        connector = SparkConnector.start(ConnectorConfig(simulator.tcp_url), store)
+        connector.wait_for(Phase.SYNCHRONIZED, 10)
+        yield connector
+        connector.stop()
+        store.close()
+
+
+def test_starting_and_stopping_leaves_no_thread(connector: SparkConnector) -> None:
+    Service.start(connector, LOOPBACK).stop()  # warm: the first start creates lazy pools
+    before = {thread.ident for thread in threading.enumerate()}
+    for _ in range(3):
+        service = Service.start(connector, LOOPBACK)
+        assert service.http is not None
+        client = SparkClient(service.http.url)
+        assert client.ping()["ok"] is True
+        client.close()
+        service.stop()
+    after = {thread.ident for thread in threading.enumerate()}
+    assert after <= before, [t.name for t in threading.enumerate() if t.ident not in before]
+
+
+def test_a_taken_port_is_an_os_error(connector: SparkConnector) -> None:
+    first = Service.start(connector, LOOPBACK)
+    try:
+        assert first.http is not None
+        taken = ServiceOptions(http=("127.0.0.1", first.http.port))
+        with pytest.raises(OSError, match="address already in use"):
+            Service.start(connector, taken)
+    finally:
+        first.stop()
+
+
+def test_an_unexpected_failure_is_a_500_without_traceback(connector: SparkConnector) -> None:
+    service = Service.start(connector, LOOPBACK)
+    assert service.http is not None
+    client = SparkClient(service.http.url)
+    try:
+        connector.datastore.close()  # reading autoconnecting now fails inside the handler
+        with structlog.testing.capture_logs() as logs, pytest.raises(ApiFailure) as failed:
+            client.request("GET", "/spark/autoconnecting")
+        assert failed.value.status == 500
+        assert failed.value.body == {
+            "error": "InternalError",
+            "message": "the service failed; see its log",
+        }
+        internal = [entry for entry in logs if entry["event"] == "http_internal_error"]
+        assert len(internal) == 1
+        assert internal[0]["path"] == "/spark/autoconnecting"
+    finally:
+        client.close()
+        service.stop()
