@@ -285,25 +285,27 @@ class SparkApi:
         device = self.config.device_id or self._device
         return (self.names.cached(device) if device else None) or {}
 
-    async def names_of(self, device: str) -> dict[int, str]:
-        """The block names of controller ``device``."""
-        cached = self.names.cached(device)
-        return cached if cached is not None else await self.blocking(self.names.names, device)
+    async def current_names(self, timeout: float) -> dict[int, str]:
+        """The current controller's block names (the first time: once it is synchronized)."""
+        device = self.config.device_id or self._device
+        cached = self.names.cached(device) if device else None
+        if cached is not None:
+            return cached
+        return await self.blocking(self.names.names, await self.device_id(timeout))
 
     async def object_id(self, text: str, timeout: float) -> int:
         """The id of the block ``text`` names (an id or a name); 404 for an unknown name."""
         ref = parse_block_ref(text)
         if isinstance(ref, int):
             return ref
-        names = await self.names_of(await self.device_id(timeout))
-        for object_id, name in names.items():
+        for object_id, name in (await self.current_names(timeout)).items():
             if name == ref:
                 return object_id
         raise ApiError(404, "UnknownBlock", f"no block is called {ref!r}")
 
     async def block(self, obj: SparkObject, timeout: float) -> dict[str, Any]:
         """The JSON of ``obj`` with its name."""
-        names = await self.names_of(await self.device_id(timeout))
+        names = await self.current_names(timeout)
         return block_json(obj, names.get(obj.object_id))
 
     def _handshake(self) -> Handshake | None:
@@ -396,7 +398,7 @@ class SparkApi:
     async def get_blocks(self, request: web.Request) -> web.Response:
         timeout = request_timeout(request, self.config.command_timeout)
         reply = expect(await self.run(ListObjects(), timeout), ObjectListReply)
-        names = await self.names_of(await self.device_id(timeout))
+        names = await self.current_names(timeout)
         return web.json_response(
             [block_json(obj, names.get(obj.object_id)) for obj in reply.objects]
         )

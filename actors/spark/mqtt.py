@@ -160,12 +160,20 @@ class MqttPublisher:
         with self._lock:
             failures, self._failures = self._failures, 0
             self._connected = True
-            latest = dict(self._latest)
         if failures > 1:
             log.warning("mqtt_connect_failed_repeated", broker=self._address, count=failures)
         log.info("mqtt_connected", broker=self._address)
-        for topic, data in latest.items():
-            self._publish(topic, data)
+        # Publish the latest of each topic again. The listener may publish a newer
+        # one meanwhile, which ours could follow: so repeat until nothing changed.
+        sent: dict[str, bytes] = {}
+        while True:
+            with self._lock:
+                newer = {t: d for t, d in self._latest.items() if sent.get(t) is not d}
+            if not newer:
+                return
+            for topic, data in newer.items():
+                self._publish(topic, data)
+            sent.update(newer)
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
