@@ -14,15 +14,18 @@ after sending); incompatible firmware → 409; unknown block → 404; bad JSON o
 a wrong field → 400 naming the ``field``; no answer in time → 504
 ``CommandTimeout``; the controller refused (an error code) → 422
 ``CommandFailed`` with its ``errcode``; a broken answer → 502; a body over
-:data:`MAX_BODY` → 413; a missing or wrong token on a mutating request → 401.
+:data:`MAX_BODY` → 413; a missing or wrong token on a mutating request → 401;
+a request a web page of another site made a browser send → 403.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -557,9 +560,45 @@ def bearer_guard(token: str) -> Any:
     return middleware
 
 
-def build_app(api: SparkApi, token: str | None = None) -> web.Application:
-    """The application: the routes of :class:`SparkApi`, errors as JSON, the token guard."""
-    middlewares = [failures]
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def browser_guard(loopback: bool) -> Any:
+    """The middleware that refuses what a web page could make a browser send.
+
+    A mutating request whose ``Origin`` is another site (cross-site request
+    forgery: a page posting to the service) is refused, and, when the service
+    listens on loopback only, so is a request whose ``Host`` is not a loopback
+    name (DNS rebinding: a page whose name now points at 127.0.0.1).
+    """
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        host = urllib.parse.urlsplit("//" + request.host).hostname or ""
+        if loopback and not is_loopback(host):
+            raise ApiError(403, "Forbidden", f"this service answers loopback names, not {host!r}")
+        origin = request.headers.get("Origin")
+        foreign = origin is not None and urllib.parse.urlsplit(origin).netloc != request.host
+        if request.method in MUTATING and foreign:
+            raise ApiError(403, "Forbidden", f"a request from {origin!r} may not change state")
+        return await handler(request)
+
+    return middleware
+
+
+def build_app(api: SparkApi, token: str | None = None, loopback: bool = True) -> web.Application:
+    """The application: the routes of :class:`SparkApi`, errors as JSON, the browser and
+    token guards (``loopback``: the service listens on loopback only)."""
+    middlewares = [failures, browser_guard(loopback)]
     if token:
         middlewares.append(bearer_guard(token))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)

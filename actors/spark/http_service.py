@@ -11,7 +11,6 @@ flight and joins the thread and the executor, so nothing outlives it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from actors.spark.feed import ConnectorFeed
-from actors.spark.http_api import SparkApi, build_app
+from actors.spark.http_api import SparkApi, build_app, is_loopback
 
 log = structlog.get_logger("actors.spark.http")
 
@@ -55,16 +54,6 @@ def _started_pool(threads: int) -> ThreadPoolExecutor:
     for waiting in [pool.submit(everyone.wait) for _ in range(threads)]:
         waiting.result()
     return pool
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (or ``localhost``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HttpService:
@@ -146,7 +135,7 @@ class HttpService:
 
     async def _bind(self) -> None:
         self._api = SparkApi(self._connector, self._feed, self._executor)
-        app = build_app(self._api, self._token)
+        app = build_app(self._api, self._token, loopback=is_loopback(self.host))
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)

@@ -7,6 +7,7 @@ from typing import Any
 _ERRORS = {
     "400": "bad JSON or a wrong field (``field`` names it)",
     "401": "a mutating request without the service's Bearer token",
+    "403": "a mutating request from another site's page, or a non-loopback Host on loopback",
     "404": "unknown block (name or id)",
     "409": "incompatible firmware, a block or name that exists already",
     "413": "request body too large",
@@ -67,7 +68,7 @@ def _operation(
     return operation
 
 
-_BLOCK_ERRORS = ("400", "401", "404", "409", "422", "503", "504")
+_BLOCK_ERRORS = ("400", "401", "403", "404", "409", "422", "503", "504")
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {

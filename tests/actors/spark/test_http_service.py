@@ -322,6 +322,17 @@ def test_bad_bodies_are_400_naming_the_field(
     assert "Traceback" not in json.dumps(answer)
 
 
+def test_pages_of_other_sites_cannot_drive_it(service: dict[str, Any]) -> None:
+    url, auth = service["url"], {"Authorization": f"Bearer {TOKEN}"}
+    status, answer = raw(url, "POST", "/spark/ping", None, {**auth, "Origin": "http://evil.test"})
+    assert (status, answer["error"]) == (403, "Forbidden")  # a cross-site POST
+    status, answer = raw(url, "GET", "/spark/status", None, {"Host": "evil.test:5000"})
+    assert (status, answer["error"]) == (403, "Forbidden")  # DNS rebinding onto loopback
+    same_site = {**auth, "Origin": url}
+    status, answer = raw(url, "POST", "/spark/ping", None, same_site)
+    assert (status, answer["ok"]) == (200, True)
+
+
 def test_limits_timeouts_and_unknown_routes(service: dict[str, Any]) -> None:
     url, auth = service["url"], {"Authorization": f"Bearer {TOKEN}"}
     big = b'{"data": "' + b"0" * 40_000 + b'"}'
