@@ -41,7 +41,12 @@ def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The service's options, as their own group of ``parser``."""
-    group = parser.add_argument_group("the service (HTTP API, MQTT)")
+    group = parser.add_argument_group(
+        "the service (HTTP API, MQTT)",
+        "A running service's clients: spark-connector status | ping | blocks list |\n"
+        "blocks read BLOCK | blocks write BLOCK [--data HEX] [--name NAME] ... [--url URL]\n"
+        "(see spark-connector blocks write --help). If the API cannot bind, exit code 1.",
+    )
     group.add_argument(
         "--http",
         metavar="HOST:PORT",
