@@ -103,6 +103,12 @@ class MqttPublisher:
         self._client = client
         self._host, self._port = host, port
 
+    @property
+    def failed_attempts(self) -> int:
+        """Connection attempts that failed since the last success."""
+        with self._lock:
+            return self._failures
+
     def start(self) -> MqttPublisher:
         """Connect in the background and publish from now on (never waits for the broker)."""
         with self._lock:  # a newer state from the listener waits, then replaces this one

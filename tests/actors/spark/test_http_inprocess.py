@@ -4,7 +4,9 @@ answers an unexpected failure with a 500 that holds no traceback (logged once, w
 from __future__ import annotations
 
 import pathlib
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +80,27 @@ def test_an_unexpected_failure_is_a_500_without_traceback(connector: SparkConnec
     finally:
         client.close()
         service.stop()
+
+
+def test_an_absent_broker_is_logged_once_and_holds_nothing_up(connector: SparkConnector) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = ServiceOptions(http=("127.0.0.1", 0), mqtt=f"mqtt://127.0.0.1:{port}")
+    with structlog.testing.capture_logs() as logs:
+        service = Service.start(connector, options)
+        try:
+            assert service.http is not None
+            client = SparkClient(service.http.url)
+            deadline = time.monotonic() + 3.5  # paho retries after 1 s, then 2 s
+            while time.monotonic() < deadline:
+                assert client.ping()["ok"] is True  # the connector does not wait for MQTT
+                time.sleep(0.1)
+            client.close()
+            assert service.mqtt is not None
+            attempts = service.mqtt.failed_attempts
+        finally:
+            service.stop()
+    assert attempts >= 2  # it did keep trying
+    failures = [entry for entry in logs if entry["event"] == "mqtt_connect_failed"]
+    assert len(failures) == 1, logs
