@@ -1,4 +1,4 @@
-"""The Spark connector's HTTP API: its routes, its errors and its guard.
+"""The Spark connector's HTTP API: its routes and their handlers.
 
 Built on aiohttp (the real Brewblox service's stack). :func:`build_app` makes
 the ``web.Application``; :class:`~actors.spark.http_service.HttpService` runs
@@ -7,26 +7,25 @@ commands go to the Commander as ``Execute`` messages whose reply lands in an
 asyncio future (:class:`LoopFuture`), and what blocks (SQLite, reads of an
 actor's state) runs in the service's executor.
 
-Errors a client can act on, each one JSON body ``{"error", "message", ...}``
-and one log line, never a traceback: not synchronized within the request's
-timeout → 503 ``NotConnected`` (``ConnectionLost`` when the link dropped
-after sending); incompatible firmware → 409; unknown block → 404; bad JSON or
-a wrong field → 400 naming the ``field``; no answer in time → 504
-``CommandTimeout``; the controller refused (an error code) → 422
-``CommandFailed`` with its ``errcode``; a broken answer → 502; a body over
-:data:`MAX_BODY` → 413; a missing or wrong token on a mutating request → 401;
-a request a web page of another site made a browser send → 403.
+Errors a client can act on (:mod:`actors.spark.http_errors` answers them,
+:mod:`actors.spark.http_guards` adds the token and browser guards), each one
+JSON body ``{"error", "message", ...}`` and one log line, never a traceback:
+not synchronized within the request's timeout → 503 ``NotConnected``
+(``ConnectionLost`` when the link dropped after sending); incompatible
+firmware → 409; unknown block → 404; bad JSON or a wrong field → 400 naming
+the ``field``; no answer in time → 504 ``CommandTimeout``; the controller
+refused (an error code) → 422 ``CommandFailed`` with its ``errcode``; a broken
+answer → 502; a body over :data:`MAX_BODY` → 413; a missing or wrong token on
+a mutating request → 401; a request a web page of another site made a
+browser send → 403.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 import time
-import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -48,14 +47,13 @@ from actors.spark.connection import Close
 from actors.spark.errors import (
     CommandFailed,
     CommandTimeout,
-    ConnectionLost,
-    IncompatibleFirmware,
     NotConnected,
     ProtocolFault,
-    SparkError,
 )
 from actors.spark.events import EventHub, call_soon, timestamp
 from actors.spark.feed import ConnectorFeed, FeedEvent, PhaseChanged
+from actors.spark.http_errors import ApiError, failures
+from actors.spark.http_guards import bearer_guard, browser_guard
 from actors.spark.names import NameBook, NameTaken
 from actors.spark.openapi import openapi
 from actors.spark.phase import Phase
@@ -94,42 +92,7 @@ STATE_READ_TIMEOUT = 2.0
 KEEPALIVE = 15.0
 """Seconds between comment lines on an idle event stream (they also notice gone clients)."""
 
-MUTATING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
-
 _T = TypeVar("_T")
-
-
-class ApiError(Exception):
-    """A failure as the client sees it: the HTTP status, an error name, a sentence, extras."""
-
-    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        """The response's JSON."""
-        return {"error": self.error, "message": self.message, **self.extra}
-
-
-def spark_problem(error: SparkError) -> ApiError:
-    """The answer to a command that failed with ``error``."""
-    match error:
-        case IncompatibleFirmware():
-            return ApiError(409, "IncompatibleFirmware", str(error))
-        case ConnectionLost():
-            return ApiError(503, "ConnectionLost", str(error))
-        case NotConnected():
-            return ApiError(503, "NotConnected", str(error))
-        case CommandTimeout():
-            return ApiError(504, "CommandTimeout", str(error))
-        case CommandFailed(errcode=errcode):
-            return ApiError(422, "CommandFailed", str(error), errcode=errcode.name)
-        case ProtocolFault():
-            return ApiError(502, "ProtocolFault", str(error))
-    return ApiError(502, type(error).__name__, str(error))
 
 
 class LoopFuture(pykka.Future[Any]):
@@ -503,98 +466,6 @@ def connection_kind(address: str | None) -> str:
     return "tcp" if address.startswith("socket://") else "serial"
 
 
-@web.middleware
-async def failures(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """The middleware that turns every failure into a JSON answer and one log line."""
-    try:
-        return await handler(request)
-    except ApiError as error:
-        problem = error
-    except BadField as error:
-        problem = ApiError(400, "BadRequest", error.message, field=error.field)
-    except NameTaken as error:
-        problem = ApiError(409, "NameTaken", str(error), field="name")
-    except SparkError as error:
-        problem = spark_problem(error)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        problem = ApiError(error.status, error.reason.replace(" ", ""), error.reason)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("http_internal_error", method=request.method, path=request.path)
-        return web.json_response(
-            {"error": "InternalError", "message": "the service failed; see its log"},
-            status=500,
-        )
-    # One line per failed request, at info: the connector's actors already warn
-    # (once per streak) about what made the controller unreachable.
-    log.info(
-        "http_error",
-        method=request.method,
-        path=request.path,
-        status=problem.status,
-        error=problem.error,
-        message=problem.message,
-    )
-    return web.json_response(problem.body(), status=problem.status)
-
-
-def bearer_guard(token: str) -> Any:
-    """The middleware that lets a mutating request through only with ``Bearer <token>``."""
-    expected = f"Bearer {token}".encode()
-
-    @web.middleware
-    async def middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        if request.method in MUTATING:
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                raise ApiError(401, "Unauthorized", "this request needs 'Authorization: Bearer'")
-        return await handler(request)
-
-    return middleware
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (or ``localhost``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def browser_guard(loopback: bool) -> Any:
-    """The middleware that refuses what a web page could make a browser send.
-
-    A mutating request whose ``Origin`` is another site (cross-site request
-    forgery: a page posting to the service) is refused, and, when the service
-    listens on loopback only, so is a request whose ``Host`` is not a loopback
-    name (DNS rebinding: a page whose name now points at 127.0.0.1).
-    """
-
-    @web.middleware
-    async def middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        host = urllib.parse.urlsplit("//" + request.host).hostname or ""
-        if loopback and not is_loopback(host):
-            raise ApiError(403, "Forbidden", f"this service answers loopback names, not {host!r}")
-        origin = request.headers.get("Origin")
-        foreign = origin is not None and urllib.parse.urlsplit(origin).netloc != request.host
-        if request.method in MUTATING and foreign:
-            raise ApiError(403, "Forbidden", f"a request from {origin!r} may not change state")
-        return await handler(request)
-
-    return middleware
-
-
 def build_app(api: SparkApi, token: str | None = None, loopback: bool = True) -> web.Application:
     """The application: the routes of :class:`SparkApi`, errors as JSON, the browser and
     token guards (``loopback``: the service listens on loopback only)."""
@@ -622,4 +493,4 @@ def build_app(api: SparkApi, token: str | None = None, loopback: bool = True) ->
     return app
 
 
-__all__ = ["ApiError", "LoopFuture", "SparkApi", "build_app", "spark_problem"]
+__all__ = ["LoopFuture", "SparkApi", "build_app"]

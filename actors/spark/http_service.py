@@ -19,7 +19,8 @@ import structlog
 from aiohttp import web
 
 from actors.spark.feed import ConnectorFeed
-from actors.spark.http_api import SparkApi, build_app, is_loopback
+from actors.spark.http_api import SparkApi, build_app
+from actors.spark.http_guards import is_loopback
 
 log = structlog.get_logger("actors.spark.http")
 

@@ -17,7 +17,7 @@ from actors.spark.blocks import (
     parse_block_fields,
     parse_block_ref,
 )
-from actors.spark.http_api import is_loopback
+from actors.spark.http_guards import is_loopback
 from actors.spark.http_service import parse_listen
 from actors.spark.mqtt import check_prefix, parse_mqtt_url
 from actors.spark.protocol import SparkObject
