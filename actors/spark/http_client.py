@@ -98,6 +98,24 @@ class SparkClient:
             headers["Content-Type"] = "application/json"
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        reused = self._connection is not None
+        try:
+            status, raw = self._exchange(method, path, payload, headers, wait)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if not (reused and method == "GET"):
+                raise
+            # The server closed the kept-alive connection while it was idle; a read
+            # is safe to send again, once, on a fresh one.
+            status, raw = self._exchange(method, path, payload, headers, wait)
+        answer = json.loads(raw) if raw else None
+        if status >= 400:
+            raise ApiFailure(status, answer if isinstance(answer, dict) else {})
+        return answer
+
+    def _exchange(
+        self, method: str, path: str, payload: bytes | None, headers: dict[str, str], wait: float
+    ) -> tuple[int, bytes]:
+        """One request and its answer on the kept-alive connection (opened if need be)."""
         if self._connection is None:
             self._connection = http.client.HTTPConnection(self.host, self.port, timeout=wait)
         connection = self._connection
@@ -107,14 +125,10 @@ class SparkClient:
         try:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
-            raw = response.read()
+            return response.status, response.read()
         except (OSError, http.client.HTTPException):
             self.close()  # the next request starts on a fresh connection
             raise
-        answer = json.loads(raw) if raw else None
-        if response.status >= 400:
-            raise ApiFailure(response.status, answer if isinstance(answer, dict) else {})
-        return answer
 
     def status(self) -> Any:
         """``GET /spark/status``."""

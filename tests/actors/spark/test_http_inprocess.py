@@ -3,6 +3,7 @@ answers an unexpected failure with a 500 that holds no traceback (logged once, w
 
 from __future__ import annotations
 
+import http.client
 import pathlib
 import socket
 import threading
@@ -104,3 +105,29 @@ def test_an_absent_broker_is_logged_once_and_holds_nothing_up(connector: SparkCo
     assert attempts >= 2  # it did keep trying
     failures = [entry for entry in logs if entry["event"] == "mqtt_connect_failed"]
     assert len(failures) == 1, logs
+
+
+def test_a_read_on_a_connection_the_server_closed_is_sent_again(
+    connector: SparkConnector,
+) -> None:
+    first = Service.start(connector, LOOPBACK)
+    assert first.http is not None
+    port = first.http.port
+    client = SparkClient(first.http.url)
+    try:
+        assert client.status()["phase"] == "SYNCHRONIZED"
+        first.stop()  # closes the kept-alive connection; a new server takes the port
+        second = Service.start(connector, ServiceOptions(http=("127.0.0.1", port)))
+        try:
+            assert client.status()["phase"] == "SYNCHRONIZED"  # a GET: sent again, once
+        finally:
+            second.stop()
+        third = Service.start(connector, ServiceOptions(http=("127.0.0.1", port)))
+        try:
+            with pytest.raises((OSError, http.client.HTTPException)):
+                client.ping()  # a POST is never sent twice: the caller decides
+            assert client.ping()["ok"] is True
+        finally:
+            third.stop()
+    finally:
+        client.close()
