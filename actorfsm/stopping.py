@@ -258,10 +258,10 @@ def _stop_all_at_exit(grace: float) -> None:
             actor=str(ref),
             state=safe_repr(getattr(fsm, "_state", None)),
             fsm_event=safe_repr(getattr(fsm, "_current_msg", None)),
-            grace=grace,
+            grace=round(grace, 3),
         )
     if len(stuck) > 10:
-        log.warning("fsms_still_running_at_exit", count=len(stuck), grace=grace)
+        log.warning("fsms_still_running_at_exit", count=len(stuck), grace=round(grace, 3))
 
 
 dispatch.on_exit(_stop_all_at_exit)
