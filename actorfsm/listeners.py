@@ -36,10 +36,10 @@ class Listeners:
 
     The engine keeps an FSM's transition subscribers and death watchers here,
     and serves them on the FSM's own thread, so nothing a listener does may
-    break the FSM: refs are compared by identity (a ref is one object per
-    actor; a user object's ``__eq__`` is never called), and a listener whose
-    ``tell`` raises anything else (even ``SystemExit``) is dropped with one
-    ``listener_failed`` warning.
+    break the FSM: refs are compared by identity (an actor, or a supervised
+    child, has one ref object; a user object's ``__eq__`` is never called),
+    and a listener whose ``tell`` raises anything but ``ActorDeadError`` (even
+    ``SystemExit``) is dropped with one ``listener_failed`` warning.
     """
 
     __slots__ = ("_refs",)
@@ -85,7 +85,3 @@ class Listeners:
                     error=safe_repr(exc),
                 )
         return dead
-
-    def clear(self) -> None:
-        """Forget every listener."""
-        self._refs.clear()
