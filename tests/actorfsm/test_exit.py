@@ -29,10 +29,12 @@ import signal
 import sys
 import threading
 
-from actorfsm import FSM, stay
+from actorfsm import FSM, configure_dispatcher, stay
 
 DISPATCHER = {dispatcher!r}
-entered = threading.Event()
+WEDGED = {wedged!r}
+configure_dispatcher("default", workers=2)
+entered = threading.Semaphore(0)
 
 
 class S(enum.Enum):
@@ -50,7 +52,7 @@ class Wedged(FSM):
         self.when(S.WAITING, self.forever)
 
     def forever(self, event):
-        entered.set()
+        entered.release()
         threading.Event().wait()  # never returns
         return stay()
 
@@ -61,10 +63,15 @@ class Fine(FSM):
         self.start_with(S.WAITING, None)
         self.when(S.WAITING, lambda event: stay())
 
+    def on_stop(self):
+        print("fine stopped", file=sys.stderr, flush=True)
+
 
 Fine.start()
-Wedged.start().tell("block")
-assert entered.wait(10)
+for _ in range(WEDGED):
+    Wedged.start().tell("block")
+for _ in range(min(WEDGED, 2)):  # the pool's two workers, or one thread each
+    assert entered.acquire(timeout=10)
 if {on_sigterm!r}:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 print("blocked", flush=True)
@@ -74,9 +81,11 @@ if {on_sigterm!r}:
 """
 
 
-def run(dispatcher: str, *, on_sigterm: bool, env: dict[str, str]) -> tuple[int, str, float]:
+def run(
+    dispatcher: str, *, on_sigterm: bool, env: dict[str, str], wedged: int = 1
+) -> tuple[int, str, float]:
     """Run the program; end it by SIGTERM or let its main thread end; return code, log, seconds."""
-    program = STUCK_PROGRAM.format(dispatcher=dispatcher, on_sigterm=on_sigterm)
+    program = STUCK_PROGRAM.format(dispatcher=dispatcher, on_sigterm=on_sigterm, wedged=wedged)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ACTORFSM_")}
     environment |= {"ACTORFSM_EXIT_GRACE": str(GRACE), **env}
     started = time.monotonic()
@@ -121,4 +130,15 @@ def test_a_process_with_a_handler_blocked_forever_exits_after_the_grace_and_name
     assert len(stuck) == 1, log
     assert "Wedged (urn:uuid:" in stuck[0]
     assert "'block'" in stuck[0]  # the event it is stuck on
-    assert "Fine" not in log  # the FSM that was not stuck stopped in time, silently
+    assert "fine stopped" in log  # the FSM that was not stuck stopped in time, silently
+
+
+def test_fsms_queued_behind_a_pool_whose_every_worker_is_stuck_still_stop_at_exit() -> None:
+    """Three FSMs wedge a pool of two workers: a replacement worker stops the others in time."""
+    code, log, seconds = run("", on_sigterm=False, env={"ACTORFSM_EXIT_GRACE": "3"}, wedged=3)
+    assert code == 0, log
+    assert seconds < 3 + SLACK
+    stuck = [line for line in log.splitlines() if "fsm_still_running_at_exit" in line]
+    assert len(stuck) == 3, log
+    assert all("Wedged (urn:uuid:" in line for line in stuck)
+    assert "fine stopped" in log
