@@ -39,10 +39,11 @@ message each other inside an ``advance`` window all finish.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -87,13 +88,19 @@ class Dispatcher:
         self.config = config
         self.pinned = pinned
         self.throughput = config.throughput
-        self._runq: queue.SimpleQueue[runners.Mailbox | None] = queue.SimpleQueue()
+        self._runq: deque[runners.Mailbox] = deque()
+        # Idle workers park on a lock of their own; the last to park is woken
+        # first (it is warm), so a trickle of work keeps one worker busy rather
+        # than waking them all in turn (two idle workers on one queue doubled
+        # an ask's round trip).
+        self._parked: list[runners.Runner] = []
         self._lock = threading.Lock()
         self._workers = 0
         self._extras = 0
         self._blocked: set[runners.Runner] = set()
         self._waiting = 0  # workers waiting on a future (managed blocking)
         self._started = False
+        self._closing = False
 
     def __repr__(self) -> str:
         return f"<Dispatcher {self.name!r} workers={self._workers}>"
@@ -119,15 +126,30 @@ class Dispatcher:
             if len(slot) > 1:
                 previous = runner.take_next()
                 if previous is not None:
-                    self._runq.put(previous)
+                    self._push(previous)
             return
         if not self._started:
             self._start()
-        self._runq.put(mailbox)
+        self._push(mailbox)
 
     def requeue(self, mailbox: runners.Mailbox) -> None:
         """Queue a mailbox that is still counted as active (behind the others: fairness)."""
-        self._runq.put(mailbox)
+        self._push(mailbox)
+
+    def _push(self, mailbox: runners.Mailbox) -> None:
+        """Queue ``mailbox`` and wake a parked worker, if any.
+
+        The mailbox is queued before a parked worker is looked for, and a worker
+        registers as parked before it looks at the queue a last time, so work
+        is never left behind a worker that went to sleep.
+        """
+        self._runq.append(mailbox)
+        if self._parked:
+            try:
+                worker = self._parked.pop()
+            except IndexError:
+                return
+            worker.wake.release()
 
     def _start(self) -> None:
         with self._lock:
@@ -162,31 +184,53 @@ class Dispatcher:
 
     def _serve(self, runner: runners.Runner) -> None:
         runq = self._runq
-        get = runq.get
-        empty = runq.empty
+        popleft = runq.popleft
         throughput = self.throughput
         take_next = runner.take_next
+
+        def nobody_waits() -> bool:
+            return not runq
+
         while True:
             mailbox = take_next() if runner.next else None
             if mailbox is not None:
                 runner.streak += 1
-                if runner.streak > throughput and not empty():
+                if runner.streak > throughput and runq:
                     runner.streak = 0
-                    runq.put(mailbox)
+                    self._push(mailbox)
                     continue
             else:
                 runner.streak = 0
                 try:
-                    mailbox = get(timeout=RETIRE_AFTER) if runner.extra else get()
-                except queue.Empty:
-                    if self._retire(runner):
+                    mailbox = popleft()
+                except IndexError:
+                    if not self._park(runner):
                         return
                     continue
-                if mailbox is None:
-                    return
-            mailbox.run(runner, throughput, empty)
+            mailbox.run(runner, throughput, nobody_waits)
             if self.pinned and mailbox.closed:
                 return
+
+    def _park(self, runner: runners.Runner) -> bool:
+        """Sleep until woken for work; ``False``: this worker ends (retired or shut down)."""
+        wake = runner.wake
+        self._parked.append(runner)
+        if self._runq or self._closing:  # queued meanwhile: do not sleep on it
+            with contextlib.suppress(ValueError):
+                self._parked.remove(runner)
+                return not self._closing
+            wake.acquire()  # a producer took us off the list: its wake-up is ours
+            return not self._closing
+        if runner.extra:
+            if wake.acquire(timeout=RETIRE_AFTER):
+                return not self._closing
+            with contextlib.suppress(ValueError):
+                self._parked.remove(runner)
+                return not self._retire(runner)
+            wake.acquire()  # woken as the timeout ran out
+            return not self._closing
+        wake.acquire()
+        return not self._closing
 
     def _retire(self, runner: runners.Runner) -> bool:
         """Whether an idle replacement worker may end (no worker of the pool is blocked)."""
@@ -212,7 +256,7 @@ class Dispatcher:
         for runner in blocked:
             pending = runner.take_next()
             if pending is not None:
-                self._runq.put(pending)
+                self._push(pending)
         log.info(
             "dispatcher_worker_added",
             dispatcher=self.name,
@@ -229,7 +273,7 @@ class Dispatcher:
         """
         pending = runner.take_next()
         if pending is not None:
-            self._runq.put(pending)
+            self._push(pending)
         if self.pinned:
             return
         with self._lock:
@@ -247,11 +291,13 @@ class Dispatcher:
                 self._waiting -= 1
 
     def shutdown(self) -> None:
-        """End the worker threads once they are idle (tests and dedicated threads)."""
-        with self._lock:
-            count = self._workers
-        for _ in range(count):
-            self._runq.put(None)
+        """End the worker threads once they are idle."""
+        self._closing = True
+        while self._parked:
+            try:
+                self._parked.pop().wake.release()
+            except IndexError:
+                break
 
 
 # ------------------------------------------------------------------ registry

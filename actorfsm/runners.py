@@ -39,7 +39,17 @@ class Mailbox(Protocol):
 class Runner:
     """A thread running FSMs: a pool worker or a dedicated thread."""
 
-    __slots__ = ("current", "dispatcher", "extra", "ident", "idled", "next", "scheduled", "streak")
+    __slots__ = (
+        "current",
+        "dispatcher",
+        "extra",
+        "ident",
+        "idled",
+        "next",
+        "scheduled",
+        "streak",
+        "wake",
+    )
 
     def __init__(self, dispatcher: Pool, *, extra: bool = False) -> None:
         self.dispatcher = dispatcher
@@ -51,6 +61,8 @@ class Runner:
         # blocks in a handler.
         self.next: deque[Mailbox] = deque()
         self.streak = 0
+        self.wake = threading.Lock()  # released to wake this worker when it is parked
+        self.wake.acquire()
         self.scheduled = 0  # mailboxes this thread scheduled (see settle_all)
         self.idled = 0  # mailboxes this thread let go idle
 
