@@ -1,0 +1,296 @@
+"""The host: one Ray actor process that runs many FSMs, each on the engine as in-process.
+
+A host is an async Ray actor, so a call waiting for an FSM's answer (an ask
+the FSM postponed, a death watch) holds no thread; Ray may start its calls in
+any order, so each sender's calls go through a :class:`~actorfsm.ray.reorder.Stream`
+that hands their messages to the FSMs' mailboxes in the order they were sent.
+FSMs are started with their class's own ``start()`` in a worker thread, so
+they run on whatever the engine runs FSMs on, with their timers, postponing,
+rolling log and stuck-handler detection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, cast
+
+import ray
+import structlog
+from pykka import ActorDeadError, Future
+from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
+
+from actorfsm.death_watch import Terminated, watch
+from actorfsm.fsm import FSM, supervised
+from actorfsm.introspection import diagram, inspect
+from actorfsm.mailbox import reject_envelope
+from actorfsm.messages import Failure
+from actorfsm.ray import hosting
+from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, RayRef
+from actorfsm.ray.registry import registry
+from actorfsm.ray.reorder import Stream
+from actorfsm.ray.wire import decode, encode
+from actorfsm.rendering import safe_repr
+
+log = structlog.get_logger("actorfsm.ray")
+
+
+class Host:
+    """A Ray actor that hosts FSMs (started by ``actorfsm.ray.start``, one per resource set)."""
+
+    def __init__(self) -> None:
+        context = ray.get_runtime_context()
+        self._id = str(context.get_actor_id())
+        self._node: str = context.get_node_id()
+        self._self = context.current_actor
+        hosting.become_host(self._id)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._streams: dict[str, Stream] = {}
+        self._fsms: dict[int, tuple[Any, RayRef]] = {}
+        self._final: dict[int, bytes] = {}  # the encoded stop reason of each stopped FSM
+        self._deaths: dict[int, asyncio.Future[bytes]] = {}
+        self._carried: dict[int, _Carried] = {}  # FSMs supervised from another process
+        self._next_id = 0
+        self._dead_letters = 0
+
+    # --------------------------------------------------------------- starting
+
+    async def start(self, payload: bytes, name: str | None, quiet: bool) -> bytes:
+        """Start an FSM from its encoded ``(class, args, kwargs)``: ``(ok, RayRef | error)``."""
+        loop = self._loop = asyncio.get_running_loop()
+        fsm_class, args, kwargs = decode(payload)
+        fsm_id = self._next_id
+        self._next_id += 1
+        carried = _Carried() if quiet else None
+        try:
+            local = await asyncio.to_thread(_construct, fsm_class, args, kwargs, carried)
+        except Exception as exc:
+            return _reply(False, exc)
+        if carried is not None:
+            self._carried[fsm_id] = carried
+        remote = RayRef(
+            self._self,
+            self._id,
+            fsm_id,
+            name=name,
+            node_id=self._node,
+            class_name=fsm_class.__name__,
+        )
+        self._fsms[fsm_id] = (local, remote)
+        self._deaths[fsm_id] = loop.create_future()
+        hosting.add(fsm_id, local, remote)
+        watch(_DeathSink(loop, self, fsm_id), local)
+        return _reply(True, remote)
+
+    # -------------------------------------------------------------- messages
+
+    async def deliver(self, sender: str, first: int, batch: list[bytes]) -> None:
+        """Tells (and stop requests) numbered ``first``... from ``sender``."""
+        self._stream(sender).arrive(first, [(payload, None) for payload in batch])
+
+    async def ask(self, sender: str, seq: int, payload: bytes) -> bytes:
+        """An ask numbered ``seq`` from ``sender``: the encoded ``(ok, reply | error)``."""
+        loop = self._loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
+        self._stream(sender).arrive(seq, [(payload, _Reply(loop, answer))])
+        return await answer
+
+    def _stream(self, sender: str) -> Stream:
+        stream = self._streams.get(sender)
+        if stream is None:
+            stream = self._streams[sender] = Stream(self._hand_on)
+        return stream
+
+    def _hand_on(self, item: tuple[bytes, _Reply | None]) -> None:
+        """Put one message into its FSM's mailbox (in stream order)."""
+        payload, reply = item
+        fsm_id, kind, message = decode(payload)
+        entry = self._fsms.get(fsm_id)
+        if kind == TELL:
+            try:
+                if entry is None:
+                    raise ActorDeadError
+                entry[0].tell(message)
+            except ActorDeadError:
+                carried = self._carried.get(fsm_id)
+                if carried is None:
+                    self._dead_letter(fsm_id, message)
+                else:
+                    carried.tells.append(message)
+            return
+        assert reply is not None
+        if kind == LEFTOVERS:  # numbered after every tell the stand-in sent: all are in
+            carried = self._carried.pop(fsm_id, None) if entry is None else None
+            reply.set([] if carried is None else carried.tells)
+        elif entry is None:
+            reply.set_exception((ActorDeadError, ActorDeadError(f"FSM {fsm_id} is stopped"), None))
+        elif kind == ASK:
+            entry[0].actor_inbox.put(Envelope(message, reply_to=cast("Future[Any]", reply)))
+        elif kind == STOP:
+            entry[0].actor_inbox.put(Envelope(_ActorStop(), reply_to=cast("Future[Any]", reply)))
+
+    def _dead_letter(self, fsm_id: int, message: Any) -> None:
+        """A tell to a stopped FSM: counted, the first one logged."""
+        self._dead_letters += 1
+        if self._dead_letters == 1:
+            log.info(
+                "dead_letters",
+                host=self._id,
+                fsm=fsm_id,
+                message=safe_repr(message),
+                note="later dead letters in this host are only counted",
+            )
+
+    # ------------------------------------------------------- stops and watch
+
+    def _died(self, fsm_id: int, reason: Any) -> None:
+        """An FSM stopped (in the event loop): record why, wake its watchers, free its name."""
+        entry = self._fsms.pop(fsm_id, None)
+        hosting.remove(fsm_id)
+        try:
+            payload = encode(reason)
+        except TypeError:  # a cause that does not pickle still says what it was
+            cause = reason.cause if isinstance(reason, Failure) else reason
+            payload = encode(Failure(RuntimeError(safe_repr(cause))))
+        self._final[fsm_id] = payload
+        waiting = self._deaths.pop(fsm_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(payload)
+        if entry is not None and entry[1].name is not None:
+            registry().release.remote(entry[1].name, entry[1])
+
+    async def watch(self, fsm_id: int) -> bytes:
+        """Return the encoded stop reason of FSM ``fsm_id`` once it has stopped."""
+        final = self._final.get(fsm_id)
+        if final is not None:
+            return final
+        waiting = self._deaths.get(fsm_id)
+        if waiting is None:
+            return encode(None)
+        return await asyncio.shield(waiting)
+
+    async def alive(self, fsm_id: int) -> bool:
+        """Whether FSM ``fsm_id`` runs here."""
+        entry = self._fsms.get(fsm_id)
+        return entry is not None and bool(entry[0].is_alive())
+
+    # ----------------------------------------------------------- looking in
+
+    async def inspect(self, fsm_id: int) -> bytes:
+        """The encoded ``(ok, FSMSnapshot | error)`` of FSM ``fsm_id``."""
+        return self._look(fsm_id, inspect)
+
+    async def diagram(self, fsm_id: int) -> bytes:
+        """The encoded ``(ok, mermaid text | error)`` of FSM ``fsm_id``."""
+        return self._look(fsm_id, diagram)
+
+    def _look(self, fsm_id: int, view: Any) -> bytes:
+        entry = self._fsms.get(fsm_id)
+        if entry is None:
+            return _reply(False, ActorDeadError(f"FSM {fsm_id} is stopped"))
+        return _reply(True, view(entry[0]))
+
+    async def info(self) -> tuple[str, int, int]:
+        """``(node id, process id, number of FSMs)``."""
+        return self._node, os.getpid(), len(self._fsms)
+
+    async def stop_all(self, timeout: float) -> int:
+        """Stop every FSM here (each waited for up to ``timeout`` s); how many were running."""
+        refs = [local for local, _ in self._fsms.values()]
+        await asyncio.to_thread(_stop_each, refs, timeout)
+        return len(refs)
+
+
+def _construct(
+    fsm_class: type[FSM[Any, Any]], args: Any, kwargs: Any, carried: _Carried | None
+) -> Any:
+    if carried is None:
+        return fsm_class.start(*args, **kwargs)
+    with supervised(carried):
+        return fsm_class.start(*args, **kwargs)
+
+
+def _stop_each(refs: list[Any], timeout: float) -> None:
+    for ref in refs:
+        try:
+            ref.stop(block=True, timeout=timeout)
+        except Exception as exc:
+            log.warning("host_stop_failed", fsm=safe_repr(ref), error=safe_repr(exc))
+
+
+def _reply(ok: bool, value: Any) -> bytes:
+    try:
+        return encode((ok, value))
+    except TypeError as exc:
+        return encode((False, exc))
+
+
+class _Carried:
+    """Supervision hooks for an FSM whose supervisor is in another process.
+
+    Its failure stops it and is not logged here: the supervisor's stand-in
+    learns the reason through death watch, and the supervisor logs it once.
+    The tells it did not handle are kept, in order, for the stand-in to carry
+    over to the next incarnation (asks fail: their askers wait elsewhere).
+    """
+
+    __slots__ = ("tells",)
+
+    def __init__(self) -> None:
+        self.tells: list[Any] = []
+
+    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
+        return False
+
+    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
+        return True
+
+    def forward(self, envelope: Envelope[Any]) -> None:
+        if envelope.reply_to is None:
+            self.tells.append(envelope.message)
+        else:
+            reject_envelope(envelope)
+
+
+class _Reply:
+    """The reply slot of one remote ask: the FSM's thread sets it, the event loop sends it."""
+
+    __slots__ = ("_answer", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future[bytes]) -> None:
+        self._loop = loop
+        self._answer = answer
+
+    def set(self, value: Any = None) -> None:
+        self._send(_reply(True, value))
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+        self._send(_reply(False, exc))
+
+    def _send(self, payload: bytes) -> None:
+        self._loop.call_soon_threadsafe(_settle, self._answer, payload)
+
+
+def _settle(answer: asyncio.Future[bytes], payload: bytes) -> None:
+    if not answer.done():
+        answer.set_result(payload)
+
+
+class _DeathSink:
+    """Watches one hosted FSM: its ``Terminated`` is handed to the host's event loop."""
+
+    __slots__ = ("_fsm_id", "_host", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: Host, fsm_id: int) -> None:
+        self._loop = loop
+        self._host = host
+        self._fsm_id = fsm_id
+
+    def tell(self, message: Terminated) -> None:
+        self._loop.call_soon_threadsafe(self._host._died, self._fsm_id, message.reason)
+
+
+HostActor = ray.remote(Host)
+"""The Ray actor class of hosts."""
