@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from actorfsm.ray import local_cluster
+
 sys.path.insert(0, str(Path(__file__).parent))  # hosts import cluster_fsms by name
 
 NODES = ({"n1": 1, "dev": 1}, {"n2": 1, "dev": 1})
@@ -22,7 +24,5 @@ NODES = ({"n1": 1, "dev": 1}, {"n2": 1, "dev": 1})
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Any]:
-    from actorfsm.ray import local_cluster
-
     with local_cluster(NODES) as running:
         yield running

@@ -120,7 +120,8 @@ def test_lookup_by_name_inspect_diagram_and_rolling_log() -> None:
         snapshot = actorfsm.ray.inspect(ref)
         assert snapshot.state_name is Gate.OPEN
         assert snapshot.state_data == [41]
-        assert [entry.event for entry in snapshot.log][-4:] == [Record(41), Close(), Open(), Count()]
+        events = [entry.event for entry in snapshot.log]
+        assert events[-4:] == [Record(41), Close(), Open(), Count()]
         text = actorfsm.ray.diagram(ref)
         assert "OPEN --> CLOSED: 1" in text or "open --> closed: 1" in text, text
         with pytest.raises(ValueError, match="taken"):
