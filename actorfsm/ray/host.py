@@ -27,7 +27,7 @@ from actorfsm.introspection import diagram, inspect
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure
 from actorfsm.ray import hosting
-from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, RayRef
+from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, CarriedAsk, RayRef
 from actorfsm.ray.registry import registry
 from actorfsm.ray.reorder import Stream
 from actorfsm.ray.wire import decode, encode
@@ -105,7 +105,7 @@ class Host:
     def _hand_on(self, item: tuple[bytes, _Reply | None]) -> None:
         """Put one message into its FSM's mailbox (in stream order)."""
         payload, reply = item
-        fsm_id, kind, message = decode(payload)
+        fsm_id, kind, message, tag = decode(payload)
         entry = self._fsms.get(fsm_id)
         if kind == TELL:
             try:
@@ -120,11 +120,17 @@ class Host:
                     carried.tells.append(message)
             return
         assert reply is not None
+        reply.tag = tag
         if kind == LEFTOVERS:  # numbered after every tell the stand-in sent: all are in
             carried = self._carried.pop(fsm_id, None) if entry is None else None
             reply.set([] if carried is None else carried.tells)
         elif entry is None:
-            reply.set_exception((ActorDeadError, ActorDeadError(f"FSM {fsm_id} is stopped"), None))
+            carried = self._carried.get(fsm_id)
+            if kind == ASK and carried is not None and tag is not None:
+                carried.forward(Envelope(message, reply_to=cast("Future[Any]", reply)))
+            else:
+                error = ActorDeadError(f"FSM {fsm_id} is stopped")
+                reply.set_exception((ActorDeadError, error, None))
         elif kind == ASK:
             entry[0].actor_inbox.put(Envelope(message, reply_to=cast("Future[Any]", reply)))
         elif kind == STOP:
@@ -231,11 +237,12 @@ class _Carried:
 
     Its failure stops it and is not logged here: the supervisor's stand-in
     learns the reason through death watch, and the supervisor logs it once.
-    The tells it did not handle are kept, in order, for the stand-in to carry
-    over to the next incarnation (asks fail: their askers wait elsewhere).
+    The messages it did not handle are kept, in order, for the stand-in to
+    carry over to the next incarnation (an ask is carried when the stand-in
+    tagged it; its asker's future lives in the stand-in).
     """
 
-    __slots__ = ("tells",)
+    __slots__ = ("tells",)  # tells, and CarriedAsk for tagged asks, in arrival order
 
     def __init__(self) -> None:
         self.tells: list[Any] = []
@@ -247,8 +254,12 @@ class _Carried:
         return True
 
     def forward(self, envelope: Envelope[Any]) -> None:
-        if envelope.reply_to is None:
+        reply = envelope.reply_to
+        if reply is None:
             self.tells.append(envelope.message)
+        elif isinstance(reply, _Reply) and reply.tag is not None:
+            self.tells.append(CarriedAsk(reply.tag, envelope.message))
+            reply.set(CarriedAsk(reply.tag, None))  # the stand-in answers it later
         else:
             reject_envelope(envelope)
 
@@ -256,11 +267,12 @@ class _Carried:
 class _Reply:
     """The reply slot of one remote ask: the FSM's thread sets it, the event loop sends it."""
 
-    __slots__ = ("_answer", "_loop")
+    __slots__ = ("_answer", "_loop", "tag")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future[bytes]) -> None:
         self._loop = loop
         self._answer = answer
+        self.tag: int | None = None
 
     def set(self, value: Any = None) -> None:
         self._send(_reply(True, value))

@@ -58,9 +58,7 @@ def local_cluster(
     )
     try:
         for resources in nodes:
-            cluster.add_node(
-                num_cpus=1, resources=dict(resources), object_store_memory=_OBJECT_STORE
-            )
+            add_node(cluster, resources)
         ray.init(address=cluster.address, logging_level=logging.WARNING, configure_logging=True)
         cluster.wait_for_nodes()
         yield cluster
@@ -72,3 +70,10 @@ def local_cluster(
                 ray.shutdown()
         finally:
             cluster.shutdown()  # type: ignore[no-untyped-call]
+
+
+def add_node(cluster: Cluster, resources: Mapping[str, float]) -> Any:
+    """Add a node with one CPU and ``resources`` to ``cluster`` (returns Ray's node)."""
+    return cluster.add_node(
+        num_cpus=1, resources=dict(resources), object_store_memory=_OBJECT_STORE
+    )

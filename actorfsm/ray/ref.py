@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import pykka
@@ -85,7 +86,7 @@ class RayRef:
         if hosting.is_local(self):
             self._local().tell(message)
             return
-        outbox.to(self.host, self.host_id).tell(encode((self.fsm_id, TELL, message)))
+        outbox.to(self.host, self.host_id).tell(encode((self.fsm_id, TELL, message, None)))
 
     @overload
     def ask(
@@ -129,10 +130,13 @@ class RayRef:
         except (failures.RayActorError, failures.GetTimeoutError):
             return False
 
-    def ask_into(self, message: Any, reply_to: Any) -> None:
+    def ask_into(self, message: Any, reply_to: Any, tag: int | None = None) -> None:
         """Ask without waiting: the reply (or error) is set on ``reply_to``, a pykka future.
 
         For stand-ins that relay asks they were sent (see ``RemoteChild``).
+        With a ``tag``, an ask the FSM stopped before handling is not failed
+        but carried: it comes back as ``CarriedAsk(tag, message)`` among the
+        FSM's leftovers, and ``reply_to`` is left for the next incarnation.
         """
         if hosting.is_local(self):
             local = hosting.local_ref(self)
@@ -142,7 +146,7 @@ class RayRef:
             else:
                 local.actor_inbox.put(Envelope(message, reply_to=reply_to))
             return
-        self._send_ask(ASK, message).on_done(lambda done: _relay(done, reply_to))
+        self._send_ask(ASK, message, tag).on_done(lambda done: _relay(done, reply_to))
 
     # ------------------------------------------------------------------ inside
 
@@ -153,8 +157,8 @@ class RayRef:
             raise ActorDeadError(msg)
         return local
 
-    def _send_ask(self, kind: int, message: Any) -> RayFuture:
-        payload = encode((self.fsm_id, kind, message))
+    def _send_ask(self, kind: int, message: Any, tag: int | None = None) -> RayFuture:
+        payload = encode((self.fsm_id, kind, message, tag))
         return RayFuture(self, outbox.to(self.host, self.host_id).ask(payload))
 
 
@@ -191,13 +195,22 @@ class RayFuture(pykka.Future[Any]):
         self._inner.add_done_callback(lambda _: failures.background.submit(callback, self))
 
 
+@dataclass(frozen=True, slots=True)
+class CarriedAsk:
+    """An ask a stopped FSM never handled, carried over (see :meth:`RayRef.ask_into`)."""
+
+    tag: int
+    message: Any
+
+
 def _relay(done: RayFuture, reply_to: Any) -> None:
     try:
         value = done.get()
     except BaseException as exc:
         reply_to.set_exception((type(exc), exc, exc.__traceback__))
     else:
-        reply_to.set(value)
+        if value.__class__ is not CarriedAsk:  # else the next incarnation answers it
+            reply_to.set(value)
 
 
 def _rebuild(host: Any, host_id: str, fsm_id: int, labels: tuple[Any, str, str]) -> RayRef:

@@ -28,7 +28,7 @@ from actorfsm.fsm import FSM
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Event, Reason, StopEvent
 from actorfsm.ray.placement import start
-from actorfsm.ray.ref import LEFTOVERS, RayFuture, RayRef
+from actorfsm.ray.ref import LEFTOVERS, CarriedAsk, RayFuture, RayRef
 from actorfsm.strategy import ChildSpec, Restart
 
 
@@ -75,6 +75,8 @@ class RemoteChild(FSM[_Phase, None]):
         self.remote: RayRef | None = None
         """The remote FSM of this incarnation (``None`` until ``on_start`` started it)."""
         self._held: list[Envelope[Any]] | None = None  # once the remote stopped: what came since
+        self._asks: dict[int, Any] = {}  # the reply futures of asks relayed, by tag
+        self._next_tag = 0
         self.start_with(_Phase.FORWARDING, None)
         self.when(_Phase.FORWARDING, self._forwarding)
         self.on_termination(self._stop_remote)
@@ -106,7 +108,10 @@ class RemoteChild(FSM[_Phase, None]):
         elif reply_to is None:
             remote.tell(message)
         else:
-            remote.ask_into(message, reply_to)
+            tag = self._next_tag
+            self._next_tag += 1
+            self._asks[tag] = reply_to
+            remote.ask_into(message, _Answered(reply_to, tag, self._asks), tag)
 
     def _collected(self, reason: Reason, done: RayFuture) -> None:
         """The remote FSM's unhandled tells arrived (none if its host died): stop with them."""
@@ -121,7 +126,8 @@ class RemoteChild(FSM[_Phase, None]):
             case _RemoteDown(reason, tells):
                 hooks = self.supervision_hooks
                 held, self._held = self._held or [], None
-                for envelope in [Envelope(tell) for tell in tells] + held:
+                carried = [self._envelope(message) for message in tells]
+                for envelope in carried + held:
                     if hooks is not None:
                         hooks.forward(envelope)
                     else:
@@ -130,6 +136,12 @@ class RemoteChild(FSM[_Phase, None]):
                 return stop(reason)
         return None
 
+    def _envelope(self, message: Any) -> Envelope[Any]:
+        """A leftover as the envelope it came in (a carried ask with its asker's future)."""
+        if message.__class__ is CarriedAsk:
+            return Envelope(message.message, reply_to=self._asks.pop(message.tag, None))
+        return Envelope(message)
+
     def _stop_remote(self, stop_event: StopEvent) -> None:
         remote = self.remote
         if remote is None:
@@ -137,6 +149,25 @@ class RemoteChild(FSM[_Phase, None]):
         unwatch(self.actor_ref, remote)
         with contextlib.suppress(Exception):
             remote.stop(block=True, timeout=self.stop_timeout)
+
+
+class _Answered:
+    """A relayed ask's future that forgets its tag once the remote FSM answered."""
+
+    __slots__ = ("_asks", "_reply_to", "_tag")
+
+    def __init__(self, reply_to: Any, tag: int, asks: dict[int, Any]) -> None:
+        self._reply_to = reply_to
+        self._tag = tag
+        self._asks = asks
+
+    def set(self, value: Any = None) -> None:
+        self._asks.pop(self._tag, None)
+        self._reply_to.set(value)
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        self._asks.pop(self._tag, None)
+        self._reply_to.set_exception(exc_info)
 
 
 def remote_child(
