@@ -27,6 +27,7 @@ from actorfsm.introspection import diagram, inspect
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure
 from actorfsm.ray import hosting
+from actorfsm.ray.outbox import HEADER
 from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, CarriedAsk, RayRef
 from actorfsm.ray.registry import registry
 from actorfsm.ray.reorder import Stream
@@ -37,95 +38,140 @@ log = structlog.get_logger("actorfsm.ray")
 
 
 class Host:
-    """A Ray actor that hosts FSMs (started by ``actorfsm.ray.start``, one per resource set)."""
+    """A Ray actor that hosts FSMs (started by ``actorfsm.ray.start``, one per resource set).
+
+    Only the calls other processes make are methods here: Ray wraps every
+    method of an actor class for tracing, so the work is done by
+    :class:`_Hosted`, whose methods are plain calls.
+    """
 
     def __init__(self) -> None:
         context = ray.get_runtime_context()
-        self._id = str(context.get_actor_id())
-        self._node: str = context.get_node_id()
-        self._self = context.current_actor
-        hosting.become_host(self._id)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._streams: dict[str, Stream] = {}
-        self._fsms: dict[int, tuple[Any, RayRef]] = {}
-        self._final: dict[int, bytes] = {}  # the encoded stop reason of each stopped FSM
-        self._deaths: dict[int, asyncio.Future[bytes]] = {}
-        self._carried: dict[int, _Carried] = {}  # FSMs supervised from another process
-        self._next_id = 0
-        self._dead_letters = 0
-
-    # --------------------------------------------------------------- starting
+        self._h = _Hosted(str(context.get_actor_id()), context.get_node_id(), context.current_actor)
+        hosting.become_host(self._h.host_id)
 
     async def start(self, payload: bytes, name: str | None, quiet: bool) -> bytes:
         """Start an FSM from its encoded ``(class, args, kwargs)``: ``(ok, RayRef | error)``."""
-        loop = self._loop = asyncio.get_running_loop()
+        h = self._h
+        loop = asyncio.get_running_loop()
         fsm_class, args, kwargs = decode(payload)
-        fsm_id = self._next_id
-        self._next_id += 1
+        fsm_id = h.next_id
+        h.next_id += 1
         carried = _Carried() if quiet else None
         try:
             local = await asyncio.to_thread(_construct, fsm_class, args, kwargs, carried)
         except Exception as exc:
             return _reply(False, exc)
         if carried is not None:
-            self._carried[fsm_id] = carried
+            h.carried[fsm_id] = carried
         remote = RayRef(
-            self._self,
-            self._id,
+            h.handle,
+            h.host_id,
             fsm_id,
             name=name,
-            node_id=self._node,
+            node_id=h.node_id,
             class_name=fsm_class.__name__,
         )
-        self._fsms[fsm_id] = (local, remote)
-        self._deaths[fsm_id] = loop.create_future()
+        h.fsms[fsm_id] = (local, remote)
+        h.deaths[fsm_id] = loop.create_future()
         hosting.add(fsm_id, local, remote)
-        watch(_DeathSink(loop, self, fsm_id), local)
+        watch(_DeathSink(loop, h, fsm_id), local)
         return _reply(True, remote)
-
-    # -------------------------------------------------------------- messages
 
     async def deliver(self, sender: str, first: int, batch: list[bytes]) -> None:
         """Tells (and stop requests) numbered ``first``... from ``sender``."""
-        self._stream(sender).arrive(first, [(payload, None) for payload in batch])
+        self._h.stream(sender).arrive(first, [(payload, None) for payload in batch])
 
-    async def ask(self, sender: str, seq: int, payload: bytes) -> bytes:
-        """An ask numbered ``seq`` from ``sender``: the encoded ``(ok, reply | error)``."""
-        loop = self._loop = asyncio.get_running_loop()
+    async def ask(self, message: bytes) -> bytes:
+        """An ask (sender, number, payload; see ``outbox``): the encoded ``(ok, reply | error)``."""
+        loop = asyncio.get_running_loop()
         answer: asyncio.Future[bytes] = loop.create_future()
-        self._stream(sender).arrive(seq, [(payload, _Reply(loop, answer))])
+        sender = message[: HEADER - 8].decode("ascii")
+        seq = int.from_bytes(message[HEADER - 8 : HEADER], "big")
+        self._h.stream(sender).arrive(seq, [(message[HEADER:], _Reply(loop, answer))])
         return await answer
 
-    def _stream(self, sender: str) -> Stream:
-        stream = self._streams.get(sender)
+    async def watch(self, fsm_id: int) -> bytes:
+        """Return the encoded stop reason of FSM ``fsm_id`` once it has stopped."""
+        h = self._h
+        final = h.final.get(fsm_id)
+        if final is not None:
+            return final
+        waiting = h.deaths.get(fsm_id)
+        if waiting is None:
+            return encode(None)
+        return await asyncio.shield(waiting)
+
+    async def alive(self, fsm_id: int) -> bool:
+        """Whether FSM ``fsm_id`` runs here."""
+        entry = self._h.fsms.get(fsm_id)
+        return entry is not None and bool(entry[0].is_alive())
+
+    async def inspect(self, fsm_id: int) -> bytes:
+        """The encoded ``(ok, FSMSnapshot | error)`` of FSM ``fsm_id``."""
+        return self._h.look(fsm_id, inspect)
+
+    async def diagram(self, fsm_id: int) -> bytes:
+        """The encoded ``(ok, mermaid text | error)`` of FSM ``fsm_id``."""
+        return self._h.look(fsm_id, diagram)
+
+    async def info(self) -> tuple[str, int, int]:
+        """``(node id, process id, number of FSMs)``."""
+        return self._h.node_id, os.getpid(), len(self._h.fsms)
+
+    async def stop_all(self, timeout: float) -> int:
+        """Stop every FSM here (each waited for up to ``timeout`` s); how many were running."""
+        refs = [local for local, _ in self._h.fsms.values()]
+        await asyncio.to_thread(_stop_each, refs, timeout)
+        return len(refs)
+
+
+class _Hosted:
+    """What a host knows: its FSMs, the streams of its senders, why FSMs stopped."""
+
+    def __init__(self, host_id: str, node_id: str, handle: Any) -> None:
+        self.host_id = host_id
+        self.node_id = node_id
+        self.handle = handle  # the host actor's own handle, for the RayRefs it gives out
+        self.streams: dict[str, Stream] = {}
+        self.fsms: dict[int, tuple[Any, RayRef]] = {}
+        self.final: dict[int, bytes] = {}  # the encoded stop reason of each stopped FSM
+        self.deaths: dict[int, asyncio.Future[bytes]] = {}
+        self.carried: dict[int, _Carried] = {}  # FSMs supervised from another process
+        self.next_id = 0
+        self.dead_letters = 0
+
+    def stream(self, sender: str) -> Stream:
+        """The stream of ``sender`` (made on its first message)."""
+        stream = self.streams.get(sender)
         if stream is None:
-            stream = self._streams[sender] = Stream(self._hand_on)
+            stream = self.streams[sender] = Stream(self.hand_on)
         return stream
 
-    def _hand_on(self, item: tuple[bytes, _Reply | None]) -> None:
+    def hand_on(self, item: tuple[bytes, _Reply | None]) -> None:
         """Put one message into its FSM's mailbox (in stream order)."""
         payload, reply = item
         fsm_id, kind, message, tag = decode(payload)
-        entry = self._fsms.get(fsm_id)
+        entry = self.fsms.get(fsm_id)
         if kind == TELL:
             try:
                 if entry is None:
                     raise ActorDeadError
                 entry[0].tell(message)
             except ActorDeadError:
-                carried = self._carried.get(fsm_id)
+                carried = self.carried.get(fsm_id)
                 if carried is None:
-                    self._dead_letter(fsm_id, message)
+                    self.dead_letter(fsm_id, message)
                 else:
                     carried.tells.append(message)
             return
         assert reply is not None
         reply.tag = tag
         if kind == LEFTOVERS:  # numbered after every tell the stand-in sent: all are in
-            carried = self._carried.pop(fsm_id, None) if entry is None else None
+            carried = self.carried.pop(fsm_id, None) if entry is None else None
             reply.set([] if carried is None else carried.tells)
         elif entry is None:
-            carried = self._carried.get(fsm_id)
+            carried = self.carried.get(fsm_id)
             if kind == ASK and carried is not None and tag is not None:
                 carried.forward(Envelope(message, reply_to=cast("Future[Any]", reply)))
             else:
@@ -136,76 +182,40 @@ class Host:
         elif kind == STOP:
             entry[0].actor_inbox.put(Envelope(_ActorStop(), reply_to=cast("Future[Any]", reply)))
 
-    def _dead_letter(self, fsm_id: int, message: Any) -> None:
+    def dead_letter(self, fsm_id: int, message: Any) -> None:
         """A tell to a stopped FSM: counted, the first one logged."""
-        self._dead_letters += 1
-        if self._dead_letters == 1:
+        self.dead_letters += 1
+        if self.dead_letters == 1:
             log.info(
                 "dead_letters",
-                host=self._id,
+                host=self.host_id,
                 fsm=fsm_id,
                 message=safe_repr(message),
                 note="later dead letters in this host are only counted",
             )
 
-    # ------------------------------------------------------- stops and watch
-
-    def _died(self, fsm_id: int, reason: Any) -> None:
+    def died(self, fsm_id: int, reason: Any) -> None:
         """An FSM stopped (in the event loop): record why, wake its watchers, free its name."""
-        entry = self._fsms.pop(fsm_id, None)
+        entry = self.fsms.pop(fsm_id, None)
         hosting.remove(fsm_id)
         try:
             payload = encode(reason)
         except TypeError:  # a cause that does not pickle still says what it was
             cause = reason.cause if isinstance(reason, Failure) else reason
             payload = encode(Failure(RuntimeError(safe_repr(cause))))
-        self._final[fsm_id] = payload
-        waiting = self._deaths.pop(fsm_id, None)
+        self.final[fsm_id] = payload
+        waiting = self.deaths.pop(fsm_id, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(payload)
         if entry is not None and entry[1].name is not None:
             registry().release.remote(entry[1].name, entry[1])
 
-    async def watch(self, fsm_id: int) -> bytes:
-        """Return the encoded stop reason of FSM ``fsm_id`` once it has stopped."""
-        final = self._final.get(fsm_id)
-        if final is not None:
-            return final
-        waiting = self._deaths.get(fsm_id)
-        if waiting is None:
-            return encode(None)
-        return await asyncio.shield(waiting)
-
-    async def alive(self, fsm_id: int) -> bool:
-        """Whether FSM ``fsm_id`` runs here."""
-        entry = self._fsms.get(fsm_id)
-        return entry is not None and bool(entry[0].is_alive())
-
-    # ----------------------------------------------------------- looking in
-
-    async def inspect(self, fsm_id: int) -> bytes:
-        """The encoded ``(ok, FSMSnapshot | error)`` of FSM ``fsm_id``."""
-        return self._look(fsm_id, inspect)
-
-    async def diagram(self, fsm_id: int) -> bytes:
-        """The encoded ``(ok, mermaid text | error)`` of FSM ``fsm_id``."""
-        return self._look(fsm_id, diagram)
-
-    def _look(self, fsm_id: int, view: Any) -> bytes:
-        entry = self._fsms.get(fsm_id)
+    def look(self, fsm_id: int, view: Any) -> bytes:
+        """``view(fsm)`` (inspect or diagram) of FSM ``fsm_id``, encoded as a reply."""
+        entry = self.fsms.get(fsm_id)
         if entry is None:
             return _reply(False, ActorDeadError(f"FSM {fsm_id} is stopped"))
         return _reply(True, view(entry[0]))
-
-    async def info(self) -> tuple[str, int, int]:
-        """``(node id, process id, number of FSMs)``."""
-        return self._node, os.getpid(), len(self._fsms)
-
-    async def stop_all(self, timeout: float) -> int:
-        """Stop every FSM here (each waited for up to ``timeout`` s); how many were running."""
-        refs = [local for local, _ in self._fsms.values()]
-        await asyncio.to_thread(_stop_each, refs, timeout)
-        return len(refs)
 
 
 def _construct(
@@ -295,13 +305,13 @@ class _DeathSink:
 
     __slots__ = ("_fsm_id", "_host", "_loop")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, host: Host, fsm_id: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: _Hosted, fsm_id: int) -> None:
         self._loop = loop
         self._host = host
         self._fsm_id = fsm_id
 
     def tell(self, message: Terminated) -> None:
-        self._loop.call_soon_threadsafe(self._host._died, self._fsm_id, message.reason)
+        self._loop.call_soon_threadsafe(self._host.died, self._fsm_id, message.reason)
 
 
 HostActor = ray.remote(Host)

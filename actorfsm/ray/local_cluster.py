@@ -44,7 +44,9 @@ def local_cluster(
     Workers import the driver's modules (``PYTHONPATH`` is the driver's path).
     On exit every FSM, host, node and Ray process it started is ended.
     """
-    path = os.pathsep.join(entry for entry in sys.path if entry)
+    # Raylets log at INFO by default, and a removed node's log reaches the driver.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "warning")
+    path = os.pathsep.join(os.path.abspath(entry or os.curdir) for entry in sys.path)
     os.environ["PYTHONPATH"] = path
     cluster = Cluster(
         initialize_head=True,

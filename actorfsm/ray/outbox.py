@@ -12,7 +12,6 @@ dead host can swallow and lets the queue grow into larger batches.
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
 import uuid
 from collections import deque
@@ -26,6 +25,10 @@ IN_FLIGHT = 2
 
 SENDER = uuid.uuid4().hex
 """This process's name as a sender (hosts keep one stream per sender)."""
+
+_SENDER_BYTES = SENDER.encode("ascii")
+HEADER = len(_SENDER_BYTES) + 8
+"""An ask is one bytes argument (each argument of a Ray call costs): sender, number, payload."""
 
 log = structlog.get_logger("actorfsm.ray")
 
@@ -58,15 +61,15 @@ class Outbox:
             self._queued.append(payload)
             self._next += 1
 
-    def ask(self, payload: bytes) -> concurrent.futures.Future[Any]:
-        """Send one encoded ask now; the future gets the host's encoded reply."""
+    def ask(self, payload: bytes) -> Any:
+        """Send one encoded ask now; return the ObjectRef of the host's encoded reply."""
         with self._cond:
             if self._queued:  # the tells before it are one run, the tells after it the next
                 self._sealed.append((self._first, self._queued))
                 self._queued = []
             seq = self._next
             self._next += 1
-        return self._host.ask.remote(SENDER, seq, payload).future()  # type: ignore[no-any-return]
+        return self._host.ask.remote(_SENDER_BYTES + seq.to_bytes(8, "big") + payload)
 
     def _ship(self) -> None:
         in_flight: deque[Any] = deque()

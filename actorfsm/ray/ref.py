@@ -10,7 +10,6 @@ messages and be used from any process of the cluster.
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -165,16 +164,16 @@ class RayRef:
 class RayFuture(pykka.Future[Any]):
     """A remote ask's reply as a pykka future: ``get(timeout=...)``; never hangs on a dead host."""
 
-    def __init__(self, ref: RayRef, inner: concurrent.futures.Future[Any]) -> None:
+    def __init__(self, ref: RayRef, reply: Any) -> None:
         super().__init__()
         self._ref = ref
-        self._inner = inner
+        self._reply = reply  # the ObjectRef of the host's answer
 
     def get(self, *, timeout: float | None = None) -> Any:
         """The reply, or the handler's exception; ``pykka.Timeout`` after ``timeout`` seconds."""
         try:
-            payload = self._inner.result(timeout)
-        except concurrent.futures.TimeoutError:
+            payload = failures.ray.get(self._reply, timeout=timeout)
+        except failures.GetTimeoutError:
             msg = f"{timeout} seconds"
             raise pykka.Timeout(msg) from None
         except failures.RayActorError as exc:
@@ -192,7 +191,7 @@ class RayFuture(pykka.Future[Any]):
 
     def on_done(self, callback: Callable[[RayFuture], object]) -> None:
         """Call ``callback(self)`` in a background thread once the reply (or failure) is in."""
-        self._inner.add_done_callback(lambda _: failures.background.submit(callback, self))
+        self._reply.future().add_done_callback(lambda _: failures.background.submit(callback, self))
 
 
 @dataclass(frozen=True, slots=True)

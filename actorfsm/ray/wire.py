@@ -21,17 +21,38 @@ from actorfsm.child_ref import ChildRef
 from actorfsm.ray import hosting
 
 
-class _RefPickler(cloudpickle.CloudPickler):
+class LocalRefError(TypeError):
+    """A message holds a ref that only works in this process."""
+
+
+def _reduce_ref(obj: Any) -> Any:
+    """Replace a local ref by its ``RayRef``, or refuse it; ``NotImplemented`` for the rest."""
+    if isinstance(obj, pykka.ActorRef | ChildRef):
+        remote = hosting.remote_ref_of(obj)
+        if remote is None:
+            msg = (
+                f"{obj!r} is an actor of this process only; a message to another process "
+                "may carry refs of FSMs started with actorfsm.ray.start, not local refs"
+            )
+            raise LocalRefError(msg)
+        return remote.__reduce__()
+    return NotImplemented
+
+
+class _FastPickler(pickle.Pickler):
+    """The C pickler: for messages whose classes are importable (nearly all)."""
+
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, pykka.ActorRef | ChildRef):
-            remote = hosting.remote_ref_of(obj)
-            if remote is None:
-                msg = (
-                    f"{obj!r} is an actor of this process only; a message to another process "
-                    "may carry refs of FSMs started with actorfsm.ray.start, not local refs"
-                )
-                raise TypeError(msg)
-            return remote.__reduce__()
+        return _reduce_ref(obj)
+
+
+class _RefPickler(cloudpickle.CloudPickler):
+    """Cloudpickle: also for classes and functions defined in ``__main__`` or at run time."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        reduced = _reduce_ref(obj)
+        if reduced is not NotImplemented:
+            return reduced
         return super().reducer_override(obj)  # type: ignore[no-untyped-call]
 
 
@@ -39,9 +60,16 @@ def encode(value: Any) -> bytes:
     """Pickle ``value`` for another process (``TypeError`` if it holds a local-only ref)."""
     buffer = io.BytesIO()
     try:
+        _FastPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        return buffer.getvalue()
+    except LocalRefError:
+        raise
+    except Exception:  # something only cloudpickle can pickle (by value)
+        buffer = io.BytesIO()
+    try:
         pickler = _RefPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[no-untyped-call]
         pickler.dump(value)  # type: ignore[no-untyped-call]
-    except TypeError:
+    except LocalRefError:
         raise
     except Exception as exc:
         msg = f"cannot send {value!r:.200} to another process: {exc}"
