@@ -24,6 +24,7 @@ from pykka.messages import _ActorStop
 from actorfsm.death_watch import Terminated, watch
 from actorfsm.fsm import FSM, supervised
 from actorfsm.introspection import diagram, inspect
+from actorfsm.logging import configure
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure
 from actorfsm.ray import hosting
@@ -36,6 +37,9 @@ from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm.ray")
 
+LOG_LEVEL_VARIABLE = "ACTORFSM_HOST_LOG_LEVEL"
+"""The environment variable that sets the hosts' log level (default ``info``)."""
+
 
 class Host:
     """A Ray actor that hosts FSMs (started by ``actorfsm.ray.start``, one per resource set).
@@ -46,6 +50,7 @@ class Host:
     """
 
     def __init__(self) -> None:
+        configure(format="console", level=os.environ.get(LOG_LEVEL_VARIABLE, "info"))
         context = ray.get_runtime_context()
         self._h = _Hosted(str(context.get_actor_id()), context.get_node_id(), context.current_actor)
         hosting.become_host(self._h.host_id)
@@ -237,9 +242,13 @@ def _stop_each(refs: list[Any], timeout: float) -> None:
 
 def _reply(ok: bool, value: Any) -> bytes:
     try:
-        return encode((ok, value))
-    except TypeError as exc:
-        return encode((False, exc))
+        payload = encode((ok, value))
+        if not ok:
+            decode(payload)  # an exception that cannot be rebuilt is sent as its text
+    except Exception as exc:
+        text = safe_repr(value) if not ok else f"cannot send the reply: {exc}"
+        return encode((False, RuntimeError(text)))
+    return payload
 
 
 class _Carried:

@@ -18,6 +18,7 @@ from typing import Any
 import ray
 from ray.cluster_utils import Cluster
 
+from actorfsm.ray.host import LOG_LEVEL_VARIABLE
 from actorfsm.ray.placement import shutdown
 
 FAST_FAILURE_DETECTION: dict[str, Any] = {
@@ -38,12 +39,15 @@ _OBJECT_STORE = 100 * 1024 * 1024  # small messages only: keep each node's store
 def local_cluster(
     nodes: Sequence[Mapping[str, float]] = ({}, {}),
     head: Mapping[str, float] | None = None,
+    host_log_level: str = "info",
 ) -> Iterator[Cluster]:
     """A head and one node per entry of ``nodes`` (its custom resources), connected to.
 
-    Workers import the driver's modules (``PYTHONPATH`` is the driver's path).
+    Workers import the driver's modules (``PYTHONPATH`` is the driver's path);
+    hosts log at ``host_log_level`` (their lines reach this process's stderr).
     On exit every FSM, host, node and Ray process it started is ended.
     """
+    os.environ[LOG_LEVEL_VARIABLE] = host_log_level
     # Raylets log at INFO by default, and a removed node's log reaches the driver.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "warning")
     path = os.pathsep.join(os.path.abspath(entry or os.curdir) for entry in sys.path)

@@ -39,10 +39,16 @@ def _reduce_ref(obj: Any) -> Any:
     return NotImplemented
 
 
+class _ByValue(Exception):
+    """Raised by the fast pickler for what only cloudpickle can send (by value)."""
+
+
 class _FastPickler(pickle.Pickler):
     """The C pickler: for messages whose classes are importable (nearly all)."""
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) and obj.__module__ == "__main__":
+            raise _ByValue  # the other process's __main__ is not this one
         return _reduce_ref(obj)
 
 
