@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
 from typing import Any, cast
 
 import pykka
@@ -30,22 +29,13 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 import actorfsm.ray
 from actorfsm import FSM, ChildRef, Event, GetChild, NextState, OneForOne, Supervisor, stay
 from actorfsm.ray.local_cluster import add_node
+from benchmarks.bench_engine import Get, Inc
 from benchmarks.harness import print_machine, print_ratio, side_by_side
 
 ASKS = 300
 TELLS = 5_000
 RUNS = 7
 NODE_LOSSES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Inc:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Get:
-    pass
 
 
 class Counter(FSM[str, int]):
