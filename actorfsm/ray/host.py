@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import OrderedDict
 from typing import Any, cast
 
 import ray
@@ -36,6 +37,9 @@ from actorfsm.ray.wire import decode, encode
 from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm.ray")
+
+FINAL_REASONS_KEPT = 10_000
+"""How many stopped FSMs' reasons a host keeps; a watch of an older one gets ``None``."""
 
 LOG_LEVEL_VARIABLE = "ACTORFSM_HOST_LOG_LEVEL"
 """The environment variable that sets the hosts' log level (default ``info``)."""
@@ -140,7 +144,8 @@ class _Hosted:
         self.handle = handle  # the host actor's own handle, for the RayRefs it gives out
         self.streams: dict[str, Stream] = {}
         self.fsms: dict[int, tuple[Any, RayRef]] = {}
-        self.final: dict[int, bytes] = {}  # the encoded stop reason of each stopped FSM
+        # The encoded stop reason of the latest stopped FSMs (for late watchers).
+        self.final: OrderedDict[int, bytes] = OrderedDict()
         self.deaths: dict[int, asyncio.Future[bytes]] = {}
         self.carried: dict[int, _Carried] = {}  # FSMs supervised from another process
         self.next_id = 0
@@ -209,6 +214,8 @@ class _Hosted:
             cause = reason.cause if isinstance(reason, Failure) else reason
             payload = encode(Failure(RuntimeError(safe_repr(cause))))
         self.final[fsm_id] = payload
+        if len(self.final) > FINAL_REASONS_KEPT:
+            self.final.popitem(last=False)
         waiting = self.deaths.pop(fsm_id, None)
         if waiting is not None and not waiting.done():
             waiting.set_result(payload)

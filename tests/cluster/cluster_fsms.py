@@ -8,6 +8,9 @@ from typing import Any
 
 from actorfsm import Event, LoggingFSM, NextState, goto, stay, stop
 
+NODES = ({"n1": 1, "dev": 1}, {"n2": 1, "dev": 1})
+"""The session cluster's nodes besides the head: their own resource each, and a ``dev`` unit."""
+
 
 class Gate(enum.Enum):
     OPEN = "open"

@@ -19,7 +19,7 @@ from actorfsm.ray import local_cluster
 
 sys.path.insert(0, str(Path(__file__).parent))  # hosts import cluster_fsms by name
 
-NODES = ({"n1": 1, "dev": 1}, {"n2": 1, "dev": 1})
+from cluster_fsms import NODES
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import ray
-from cluster_fsms import Boom, Close, Count, Record, Recorder, Seen
+from cluster_fsms import NODES, Boom, Close, Count, Record, Recorder, Seen
 from structlog.testing import capture_logs
 
 import actorfsm.ray
@@ -146,3 +146,23 @@ def test_node_loss_terminates_watchers_and_the_child_moves_to_the_node_with_its_
         supervisor.stop()
         if lost_node is not None:  # the cluster is shared: put a node like it back
             add_node(cluster, resources)
+
+
+def test_a_frozen_node_is_declared_dead_within_seconds(cluster: Any) -> None:
+    ref = actorfsm.ray.start(Recorder, resources={"n2": 1})
+    probe = Probe()
+    frozen = next(node for node in cluster.list_all_nodes() if node.node_id == ref.node_id)
+    raylet = frozen.all_processes["raylet"][0].process
+    try:
+        probe.watch(ref)
+        started = time.monotonic()
+        os.kill(raylet.pid, signal.SIGSTOP)  # the node stops answering, as a frozen machine
+        terminated = probe.expect_msg_type(Terminated, timeout=20)
+        took = time.monotonic() - started
+        assert type(terminated.reason.cause) is NodeLost
+        assert took < 10, took  # Ray's default health checks take about a minute
+    finally:
+        probe.stop()
+        os.kill(raylet.pid, signal.SIGCONT)
+        cluster.remove_node(frozen, allow_graceful=False)
+        add_node(cluster, NODES[1])
