@@ -147,6 +147,14 @@ class RayRef:
             return
         self._send_ask(ASK, message, tag).on_done(lambda done: _relay(done, reply_to))
 
+    def leftovers(self) -> RayFuture:
+        """The messages the FSM never handled, once it stopped (for a stand-in; see ``ask_into``).
+
+        Only an FSM started with ``quiet=True`` keeps them; the request is
+        numbered after everything this process sent it, so none is missed.
+        """
+        return self._send_ask(LEFTOVERS, None)
+
     # ------------------------------------------------------------------ inside
 
     def _local(self) -> Any:

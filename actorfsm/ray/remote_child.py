@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pykka import ActorDeadError
 from pykka._envelope import Envelope
 
 from actorfsm.death_watch import Terminated, unwatch, watch
@@ -28,7 +29,7 @@ from actorfsm.fsm import FSM
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Event, Reason, StopEvent
 from actorfsm.ray.placement import start
-from actorfsm.ray.ref import LEFTOVERS, CarriedAsk, RayFuture, RayRef
+from actorfsm.ray.ref import CarriedAsk, RayFuture, RayRef
 from actorfsm.strategy import ChildSpec, Restart
 
 
@@ -100,9 +101,7 @@ class RemoteChild(FSM[_Phase, None]):
             super()._handle_event(message, reply_to)
         elif message.__class__ is Terminated and message.ref == remote:
             self._held = []
-            remote._send_ask(LEFTOVERS, None).on_done(
-                lambda done: self._collected(message.reason, done)
-            )
+            remote.leftovers().on_done(lambda done: self._collected(message.reason, done))
         elif self._held is not None:
             self._held.append(Envelope(message, reply_to=reply_to))
         elif reply_to is None:
@@ -119,22 +118,26 @@ class RemoteChild(FSM[_Phase, None]):
             tells = done.get()
         except Exception:
             tells = []
-        self.actor_ref.tell(_RemoteDown(reason, tells))
+        with contextlib.suppress(ActorDeadError):  # stopped from outside meanwhile
+            self.actor_ref.tell(_RemoteDown(reason, tells))
 
     def _forwarding(self, event: Event) -> NextState | None:
         match event.event:
             case _RemoteDown(reason, tells):
-                hooks = self.supervision_hooks
-                held, self._held = self._held or [], None
-                carried = [self._envelope(message) for message in tells]
-                for envelope in carried + held:
-                    if hooks is not None:
-                        hooks.forward(envelope)
-                    else:
-                        reject_envelope(envelope)
+                self._hand_over([self._envelope(message) for message in tells])
                 self.remote = None
                 return stop(reason)
         return None
+
+    def _hand_over(self, carried: list[Envelope[Any]]) -> None:
+        """Give the next incarnation what the remote FSM never handled, then what came since."""
+        hooks = self.supervision_hooks
+        held, self._held = self._held or [], None
+        for envelope in carried + held:
+            if hooks is not None:
+                hooks.forward(envelope)
+            else:
+                reject_envelope(envelope)
 
     def _envelope(self, message: Any) -> Envelope[Any]:
         """A leftover as the envelope it came in (a carried ask with its asker's future)."""
@@ -143,6 +146,8 @@ class RemoteChild(FSM[_Phase, None]):
         return Envelope(message)
 
     def _stop_remote(self, stop_event: StopEvent) -> None:
+        """Stopped from outside: stop the remote FSM too (what was held goes on, in order)."""
+        self._hand_over([])
         remote = self.remote
         if remote is None:
             return
