@@ -18,6 +18,7 @@ from actorfsm.death_watch import Watch
 from actorfsm.messages import Failure
 from actorfsm.ray import failures
 from actorfsm.ray.errors import HostLost
+from actorfsm.ray.outbox import PENDING
 from actorfsm.ray.wire import decode
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ def request(target: RayRef, request: Watch) -> None:
                 watchers.append(request.watcher)
             return
         _watchers[target] = [request.watcher]
+    _ask_host(target)
+
+
+def _ask_host(target: RayRef) -> None:
+    """One watch call to ``target``'s host; it returns PENDING now and then, and is made again."""
     try:
         inner = target.host.watch.remote(target.fsm_id).future()
     except Exception as exc:  # Ray is shut down here: the host is out of reach for good
@@ -50,7 +56,14 @@ def request(target: RayRef, request: Watch) -> None:
 
 def _settle(target: RayRef, done: concurrent.futures.Future[Any]) -> None:
     try:
-        reason = decode(done.result())
+        payload = done.result()
+        if payload == PENDING:
+            with _lock:
+                watched = target in _watchers
+            if watched:
+                _ask_host(target)
+            return
+        reason = decode(payload)
     except failures.RayActorError as exc:
         reason = Failure(failures.lost(repr(target), target.node_id, exc))
     except Exception as exc:

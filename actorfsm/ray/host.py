@@ -1,18 +1,21 @@
 """The host: one Ray actor process that runs many FSMs, each on the engine as in-process.
 
-A host is an async Ray actor, so a call waiting for an FSM's answer (an ask
-the FSM postponed, a death watch) holds no thread; Ray may start its calls in
-any order, so each sender's calls go through a :class:`~actorfsm.ray.reorder.Stream`
-that hands their messages to the FSMs' mailboxes in the order they were sent.
-FSMs are started with their class's own ``start()`` in a worker thread, so
-they run on whatever the engine runs FSMs on, with their timers, postponing,
-rolling log and stuck-handler detection.
+A host is a threaded Ray actor (a plain method call is the cheapest Ray
+call). Ray may start its calls in any order, so each sender's calls go
+through a :class:`~actorfsm.ray.reorder.Stream` that hands their messages to
+the FSMs' mailboxes in the order they were sent. No call waits long: an ask
+waits :data:`ANSWER_WAIT` for its answer and else returns :data:`PENDING`,
+and the asker fetches the answer with ``reply`` calls (in their own thread
+pool, as are death watches), so postponed asks never hold up delivery. FSMs
+are started with their class's own ``start()``, so they run on whatever the
+engine runs FSMs on, with their timers, postponing, rolling log and
+stuck-handler detection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
+import threading
 from collections import OrderedDict
 from typing import Any, cast
 
@@ -29,7 +32,7 @@ from actorfsm.logging import configure
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure
 from actorfsm.ray import hosting
-from actorfsm.ray.outbox import HEADER
+from actorfsm.ray.outbox import HEADER, PENDING
 from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, CarriedAsk, RayRef
 from actorfsm.ray.registry import registry
 from actorfsm.ray.reorder import Stream
@@ -37,6 +40,18 @@ from actorfsm.ray.wire import decode, encode
 from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm.ray")
+
+ANSWER_WAIT = 0.05
+"""Seconds an ask call waits for its FSM's answer before it returns PENDING."""
+
+POLL_WAIT = 5.0
+"""Seconds a ``reply`` or ``watch`` call waits before it returns PENDING (and is made again)."""
+
+CALLS = 32
+"""Threads for messages, starts and look-ups (no call on them waits long)."""
+
+WAITING_CALLS = 64
+"""Threads for ``reply`` and ``watch`` calls; more wait in Ray's queue, delaying no message."""
 
 FINAL_REASONS_KEPT = 10_000
 """How many stopped FSMs' reasons a host keeps; a watch of an older one gets ``None``."""
@@ -59,20 +74,18 @@ class Host:
         self._h = _Hosted(str(context.get_actor_id()), context.get_node_id(), context.current_actor)
         hosting.become_host(self._h.host_id)
 
-    async def start(self, payload: bytes, name: str | None, quiet: bool) -> bytes:
+    def start(self, payload: bytes, name: str | None, quiet: bool) -> bytes:
         """Start an FSM from its encoded ``(class, args, kwargs)``: ``(ok, RayRef | error)``."""
         h = self._h
-        loop = asyncio.get_running_loop()
         fsm_class, args, kwargs = decode(payload)
-        fsm_id = h.next_id
-        h.next_id += 1
+        with h.lock:
+            fsm_id = h.next_id
+            h.next_id += 1
         carried = _Carried() if quiet else None
         try:
-            local = await asyncio.to_thread(_construct, fsm_class, args, kwargs, carried)
+            local = _construct(fsm_class, args, kwargs, carried)
         except Exception as exc:
             return _reply(False, exc)
-        if carried is not None:
-            h.carried[fsm_id] = carried
         remote = RayRef(
             h.handle,
             h.host_id,
@@ -81,57 +94,74 @@ class Host:
             node_id=h.node_id,
             class_name=fsm_class.__name__,
         )
-        h.fsms[fsm_id] = (local, remote)
-        h.deaths[fsm_id] = loop.create_future()
+        with h.lock:
+            if carried is not None:
+                h.carried[fsm_id] = carried
+            h.fsms[fsm_id] = (local, remote)
+            h.deaths[fsm_id] = _Reply()
         hosting.add(fsm_id, local, remote)
-        watch(_DeathSink(loop, h, fsm_id), local)
+        watch(_DeathSink(h, fsm_id), local)
         return _reply(True, remote)
 
-    async def deliver(self, sender: str, first: int, batch: list[bytes]) -> None:
+    def deliver(self, sender: str, first: int, batch: list[bytes]) -> None:
         """Tells (and stop requests) numbered ``first``... from ``sender``."""
-        self._h.stream(sender).arrive(first, [(payload, None) for payload in batch])
+        self._h.arrive(sender, first, [(payload, None) for payload in batch])
 
-    async def ask(self, message: bytes) -> bytes:
-        """An ask (sender, number, payload; see ``outbox``): the encoded ``(ok, reply | error)``."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[bytes] = loop.create_future()
+    def ask(self, message: bytes) -> bytes:
+        """An ask (sender, number, payload; see ``outbox``): ``(ok, reply | error)`` or PENDING."""
+        reply = _Reply()
         sender = message[: HEADER - 8].decode("ascii")
         seq = int.from_bytes(message[HEADER - 8 : HEADER], "big")
-        self._h.stream(sender).arrive(seq, [(message[HEADER:], _Reply(loop, answer))])
-        return await answer
+        self._h.arrive(sender, seq, [(message[HEADER:], reply)])
+        if reply.wait(ANSWER_WAIT):
+            return reply.payload
+        self._h.parked[message[:HEADER]] = reply
+        return PENDING
 
-    async def watch(self, fsm_id: int) -> bytes:
-        """Return the encoded stop reason of FSM ``fsm_id`` once it has stopped."""
+    @ray.method(concurrency_group="waits")
+    def reply(self, key: bytes) -> bytes:
+        """The answer of the ask ``key`` (sender and number) once in, or PENDING after a while."""
+        reply = self._h.parked.get(key)
+        if reply is None:
+            return _reply(False, RuntimeError("this ask was answered already"))
+        if not reply.wait(POLL_WAIT):
+            return PENDING
+        self._h.parked.pop(key, None)
+        return reply.payload
+
+    @ray.method(concurrency_group="waits")
+    def watch(self, fsm_id: int) -> bytes:
+        """The encoded stop reason of FSM ``fsm_id`` once it stopped, or PENDING after a while."""
         h = self._h
         final = h.final.get(fsm_id)
         if final is not None:
             return final
-        waiting = h.deaths.get(fsm_id)
-        if waiting is None:
-            return encode(None)
-        return await asyncio.shield(waiting)
+        death = h.deaths.get(fsm_id)
+        if death is None:
+            return h.final.get(fsm_id) or encode(None)
+        return death.payload if death.wait(POLL_WAIT) else PENDING
 
-    async def alive(self, fsm_id: int) -> bool:
+    def alive(self, fsm_id: int) -> bool:
         """Whether FSM ``fsm_id`` runs here."""
         entry = self._h.fsms.get(fsm_id)
         return entry is not None and bool(entry[0].is_alive())
 
-    async def inspect(self, fsm_id: int) -> bytes:
+    def inspect(self, fsm_id: int) -> bytes:
         """The encoded ``(ok, FSMSnapshot | error)`` of FSM ``fsm_id``."""
         return self._h.look(fsm_id, inspect)
 
-    async def diagram(self, fsm_id: int) -> bytes:
+    def diagram(self, fsm_id: int) -> bytes:
         """The encoded ``(ok, mermaid text | error)`` of FSM ``fsm_id``."""
         return self._h.look(fsm_id, diagram)
 
-    async def info(self) -> tuple[str, int, int]:
+    def info(self) -> tuple[str, int, int]:
         """``(node id, process id, number of FSMs)``."""
         return self._h.node_id, os.getpid(), len(self._h.fsms)
 
-    async def stop_all(self, timeout: float) -> int:
+    def stop_all(self, timeout: float) -> int:
         """Stop every FSM here (each waited for up to ``timeout`` s); how many were running."""
-        refs = [local for local, _ in self._h.fsms.values()]
-        await asyncio.to_thread(_stop_each, refs, timeout)
+        refs = [local for local, _ in list(self._h.fsms.values())]
+        _stop_each(refs, timeout)
         return len(refs)
 
 
@@ -142,21 +172,24 @@ class _Hosted:
         self.host_id = host_id
         self.node_id = node_id
         self.handle = handle  # the host actor's own handle, for the RayRefs it gives out
+        self.lock = threading.RLock()  # Ray runs calls on several threads
         self.streams: dict[str, Stream] = {}
         self.fsms: dict[int, tuple[Any, RayRef]] = {}
         # The encoded stop reason of the latest stopped FSMs (for late watchers).
         self.final: OrderedDict[int, bytes] = OrderedDict()
-        self.deaths: dict[int, asyncio.Future[bytes]] = {}
+        self.deaths: dict[int, _Reply] = {}
+        self.parked: dict[bytes, _Reply] = {}  # asks answered after ANSWER_WAIT, by key
         self.carried: dict[int, _Carried] = {}  # FSMs supervised from another process
         self.next_id = 0
         self.dead_letters = 0
 
-    def stream(self, sender: str) -> Stream:
-        """The stream of ``sender`` (made on its first message)."""
-        stream = self.streams.get(sender)
-        if stream is None:
-            stream = self.streams[sender] = Stream(self.hand_on)
-        return stream
+    def arrive(self, sender: str, first: int, items: list[tuple[bytes, _Reply | None]]) -> None:
+        """``sender``'s messages numbered ``first``... arrived: hand on all that are due."""
+        with self.lock:
+            stream = self.streams.get(sender)
+            if stream is None:
+                stream = self.streams[sender] = Stream(self.hand_on)
+            stream.arrive(first, items)
 
     def hand_on(self, item: tuple[bytes, _Reply | None]) -> None:
         """Put one message into its FSM's mailbox (in stream order)."""
@@ -205,20 +238,21 @@ class _Hosted:
             )
 
     def died(self, fsm_id: int, reason: Any) -> None:
-        """An FSM stopped (in the event loop): record why, wake its watchers, free its name."""
-        entry = self.fsms.pop(fsm_id, None)
-        hosting.remove(fsm_id)
+        """An FSM stopped: record why, wake its watchers, free its name."""
         try:
             payload = encode(reason)
         except TypeError:  # a cause that does not pickle still says what it was
             cause = reason.cause if isinstance(reason, Failure) else reason
             payload = encode(Failure(RuntimeError(safe_repr(cause))))
-        self.final[fsm_id] = payload
-        if len(self.final) > FINAL_REASONS_KEPT:
-            self.final.popitem(last=False)
-        waiting = self.deaths.pop(fsm_id, None)
-        if waiting is not None and not waiting.done():
-            waiting.set_result(payload)
+        with self.lock:
+            entry = self.fsms.pop(fsm_id, None)
+            hosting.remove(fsm_id)
+            self.final[fsm_id] = payload
+            if len(self.final) > FINAL_REASONS_KEPT:
+                self.final.popitem(last=False)
+            death = self.deaths.pop(fsm_id, None)
+        if death is not None:
+            death.settle(payload)
         if entry is not None and entry[1].name is not None:
             registry().release.remote(entry[1].name, entry[1])
 
@@ -291,44 +325,45 @@ class _Carried:
 
 
 class _Reply:
-    """The reply slot of one remote ask: the FSM's thread sets it, the event loop sends it."""
+    """The answer slot of one remote ask (or of one FSM's death): set once, waited for."""
 
-    __slots__ = ("_answer", "_loop", "tag")
+    __slots__ = ("_done", "payload", "tag")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future[bytes]) -> None:
-        self._loop = loop
-        self._answer = answer
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.payload = PENDING
         self.tag: int | None = None
 
     def set(self, value: Any = None) -> None:
-        self._send(_reply(True, value))
+        self.settle(_reply(True, value))
 
     def set_exception(self, exc_info: Any = None) -> None:
         exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
-        self._send(_reply(False, exc))
+        self.settle(_reply(False, exc))
 
-    def _send(self, payload: bytes) -> None:
-        self._loop.call_soon_threadsafe(_settle, self._answer, payload)
+    def settle(self, payload: bytes) -> None:
+        """Record the encoded answer (the first one only) and wake whoever waits."""
+        if not self._done.is_set():
+            self.payload = payload
+            self._done.set()
 
-
-def _settle(answer: asyncio.Future[bytes], payload: bytes) -> None:
-    if not answer.done():
-        answer.set_result(payload)
+    def wait(self, timeout: float) -> bool:
+        """Whether the answer is in within ``timeout`` seconds."""
+        return self._done.wait(timeout)
 
 
 class _DeathSink:
-    """Watches one hosted FSM: its ``Terminated`` is handed to the host's event loop."""
+    """Watches one hosted FSM: its ``Terminated`` is recorded by the host."""
 
-    __slots__ = ("_fsm_id", "_host", "_loop")
+    __slots__ = ("_fsm_id", "_host")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, host: _Hosted, fsm_id: int) -> None:
-        self._loop = loop
+    def __init__(self, host: _Hosted, fsm_id: int) -> None:
         self._host = host
         self._fsm_id = fsm_id
 
     def tell(self, message: Terminated) -> None:
-        self._loop.call_soon_threadsafe(self._host.died, self._fsm_id, message.reason)
+        self._host.died(self._fsm_id, message.reason)
 
 
-HostActor = ray.remote(Host)
+HostActor = ray.remote(concurrency_groups={"waits": WAITING_CALLS})(Host)  # type: ignore[call-overload]
 """The Ray actor class of hosts."""

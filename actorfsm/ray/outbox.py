@@ -26,6 +26,9 @@ IN_FLIGHT = 2
 SENDER = uuid.uuid4().hex
 """This process's name as a sender (hosts keep one stream per sender)."""
 
+PENDING = b""
+"""What a host's ask, ``reply`` or ``watch`` call returns when the answer is not in yet."""
+
 _SENDER_BYTES = SENDER.encode("ascii")
 HEADER = len(_SENDER_BYTES) + 8
 """An ask is one bytes argument (each argument of a Ray call costs): sender, number, payload."""
@@ -61,15 +64,20 @@ class Outbox:
             self._queued.append(payload)
             self._next += 1
 
-    def ask(self, payload: bytes) -> Any:
-        """Send one encoded ask now; return the ObjectRef of the host's encoded reply."""
+    def ask(self, payload: bytes) -> tuple[Any, bytes]:
+        """Send one encoded ask now: the ObjectRef of the host's answer, and the ask's key.
+
+        The key (sender and number) is what ``reply`` calls fetch the answer
+        by, when the first call returned before the FSM answered.
+        """
         with self._cond:
             if self._queued:  # the tells before it are one run, the tells after it the next
                 self._sealed.append((self._first, self._queued))
                 self._queued = []
             seq = self._next
             self._next += 1
-        return self._host.ask.remote(_SENDER_BYTES + seq.to_bytes(8, "big") + payload)
+        key = _SENDER_BYTES + seq.to_bytes(8, "big")
+        return self._host.ask.remote(key + payload), key
 
     def _ship(self) -> None:
         in_flight: deque[Any] = deque()

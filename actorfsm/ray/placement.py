@@ -22,7 +22,7 @@ from actorfsm.fsm import FSM
 from actorfsm.introspection import FSMSnapshot
 from actorfsm.ray import failures
 from actorfsm.ray.errors import ResourcesUnavailable
-from actorfsm.ray.host import HostActor
+from actorfsm.ray.host import CALLS, HostActor
 from actorfsm.ray.ref import RayRef, unwrap
 from actorfsm.ray.registry import NAMESPACE, registry
 from actorfsm.ray.wire import decode, encode
@@ -155,7 +155,7 @@ def _host_for(resources: dict[str, float]) -> Any:
         lifetime="detached",
         num_cpus=0,
         resources=resources or None,
-        max_concurrency=1000,
+        max_concurrency=CALLS,
     ).remote()
 
 

@@ -10,6 +10,8 @@ messages and be used from any process of the cluster.
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -20,6 +22,7 @@ from pykka._envelope import Envelope
 
 from actorfsm.death_watch import Watch
 from actorfsm.ray import death, failures, hosting, outbox
+from actorfsm.ray.outbox import PENDING
 from actorfsm.ray.wire import decode, encode
 
 TELL = 0
@@ -166,27 +169,40 @@ class RayRef:
 
     def _send_ask(self, kind: int, message: Any, tag: int | None = None) -> RayFuture:
         payload = encode((self.fsm_id, kind, message, tag))
-        return RayFuture(self, outbox.to(self.host, self.host_id).ask(payload))
+        reply, key = outbox.to(self.host, self.host_id).ask(payload)
+        return RayFuture(self, reply, key)
 
 
 class RayFuture(pykka.Future[Any]):
     """A remote ask's reply as a pykka future: ``get(timeout=...)``; never hangs on a dead host."""
 
-    def __init__(self, ref: RayRef, reply: Any) -> None:
+    def __init__(self, ref: RayRef, reply: Any, key: bytes) -> None:
         super().__init__()
         self._ref = ref
-        self._reply = reply  # the ObjectRef of the host's answer
+        self._reply = reply  # the ObjectRef of the host's latest answer to this ask
+        self._key = key
+        self._payload: bytes | None = None
 
     def get(self, *, timeout: float | None = None) -> Any:
         """The reply, or the handler's exception; ``pykka.Timeout`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            payload = failures.ray.get(self._reply, timeout=timeout)
+            while self._payload is None:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._take(failures.ray.get(self._reply, timeout=left))
         except failures.GetTimeoutError:
             msg = f"{timeout} seconds"
             raise pykka.Timeout(msg) from None
         except failures.RayActorError as exc:
             raise failures.lost(repr(self._ref), self._ref.node_id, exc) from exc
-        return unwrap(decode(payload))
+        return unwrap(decode(self._payload))
+
+    def _take(self, payload: bytes) -> None:
+        """Keep the answer, or (``PENDING``: not in yet) ask the host for it again."""
+        if payload == PENDING:
+            self._reply = self._ref.host.reply.remote(self._key)
+        else:
+            self._payload = payload
 
     def set(self, value: Any = None) -> None:
         """Not settable: only the host answers."""
@@ -199,7 +215,20 @@ class RayFuture(pykka.Future[Any]):
 
     def on_done(self, callback: Callable[[RayFuture], object]) -> None:
         """Call ``callback(self)`` in a background thread once the reply (or failure) is in."""
-        self._reply.future().add_done_callback(lambda _: failures.background.submit(callback, self))
+        self._reply.future().add_done_callback(
+            lambda done: failures.background.submit(self._step, done, callback)
+        )
+
+    def _step(self, done: concurrent.futures.Future[Any], callback: Callable[..., object]) -> None:
+        try:
+            self._take(done.result())
+        except Exception:  # a dead host: get() raises it
+            callback(self)
+            return
+        if self._payload is None:
+            self.on_done(callback)
+        else:
+            callback(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import ray
-from cluster_fsms import NODES, Boom, Close, Count, Record, Recorder, Seen
+from cluster_fsms import NODES, Boom, Close, Count, Open, Record, Recorder, Seen
 from structlog.testing import capture_logs
 
 import actorfsm.ray
@@ -81,6 +81,11 @@ def test_a_failing_remote_child_restarts_and_nothing_sent_meanwhile_is_lost(
             seen = child.ask(Seen(), timeout=20)
         assert seen == list(range(100, 300))
         assert _remote_of(child) != first
+        child.tell(Close())
+        later = child.ask(Count(), block=False)  # relayed, answered well after it was sent
+        time.sleep(0.3)
+        child.tell(Open())
+        assert later.get(timeout=10) == 200
         status = supervisor.ask(GetChildStatus("rec"))
         assert status.restarts == 1
         failures = [entry for entry in logs if entry["event"] == "fsm_failed"]

@@ -41,6 +41,13 @@ def test_tell_ask_future_timeout_and_stop() -> None:
             ref.ask(Count(), timeout=0.3)  # postponed while closed: no answer yet
         ref.tell(Open())
         assert ref.ask(Count(), timeout=10) == 3
+        ref.tell(Close())
+        later = ref.ask(Count(), block=False)  # answered long after the first call returned
+        time.sleep(0.3)
+        ref.tell(Record(3))  # postponed behind the ask: it is counted after the answer
+        ref.tell(Open())
+        assert later.get(timeout=10) == 3
+        assert ref.ask(Count(), timeout=10) == 4
     finally:
         assert ref.stop(timeout=10) is True
     with pytest.raises(pykka.ActorDeadError):
