@@ -6,18 +6,18 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo ray-demo test lint typecheck pytest bench soak clean
+.PHONY: demo ray-demo test lint typecheck pytest pytest-pinned test-pinned bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[spark]'
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[spark,test,bench]'
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
@@ -36,7 +36,15 @@ typecheck: $(STAMP_TEST)
 pytest: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+# The framework's tests again with every FSM on a dedicated thread, so both
+# runtimes stay correct (test-pinned runs the whole suite that way).
+pytest-pinned: $(STAMP_TEST)
+	ACTORFSM_DISPATCHER=pinned $(BIN)/python -m pytest -q tests/actorfsm tests/actors/test_buncher.py
+
+test-pinned: $(STAMP_TEST)
+	ACTORFSM_DISPATCHER=pinned $(BIN)/python -m pytest -q
+
+test: lint typecheck pytest pytest-pinned
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m benchmarks.run_all

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any, NamedTuple
 
-from actorfsm.durations import to_optional_timeout
+from actorfsm.durations import Duration, to_optional_timeout
 from actorfsm.messages import Normal, Reason, normalise_reason
 
 
@@ -41,6 +41,7 @@ class Mods(NamedTuple):
     reply: Any = UNSET
     reason: Reason | None = None
     postpone: bool = False
+    state_timeout: float | Unset | None = UNSET
 
 
 NO_MODS = Mods()
@@ -79,9 +80,11 @@ class NextState(NamedTuple):
 
     def using(self, data: Any) -> NextState:
         """Replace the state data with ``data``."""
+        if self is STAY:  # stay().using(x), once per message in most FSMs
+            return _new(NextState, (_STAY_KIND, None, data, NO_MODS))
         return _new(NextState, (self[0], self[1], data, self[3]))
 
-    def for_max(self, timeout: object) -> NextState:
+    def for_max(self, timeout: Duration | None) -> NextState:
         """Time out the next state after ``timeout`` (seconds or ``timedelta``).
 
         ``None`` or ``inf`` means no timeout.
@@ -89,18 +92,30 @@ class NextState(NamedTuple):
         Overrides the target state's default timeout for this entry only.
         """
         seconds = to_optional_timeout(timeout, "for_max timeout")
-        m = self[3]
-        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (seconds, m[1], m[2], m[3]))))
+        return self._with_mods(timeout=seconds)
+
+    def for_state(self, timeout: Duration | None) -> NextState:
+        """Time out after ``timeout`` unless the *state* changes first (gen_statem's state_timeout).
+
+        Unlike :meth:`for_max` (Akka's state timeout, cancelled by any event),
+        other events in the same state leave it running; only a state change
+        cancels it. It delivers ``StateTimeout()``. Given again (with ``stay()``)
+        it restarts; ``None`` cancels it.
+        """
+        seconds = to_optional_timeout(timeout, "for_state timeout")
+        return self._with_mods(state_timeout=seconds)
+
+    def _with_mods(self, **changes: Any) -> NextState:
+        return _new(NextState, (self[0], self[1], self[2], self[3]._replace(**changes)))
 
     def replying(self, message: Any) -> NextState:
         """Answer the ``ask`` that delivered the current event with ``message``."""
-        m = self[3]
-        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], message, m[2], m[3]))))
+        m = self[3]  # built by hand: once per answered ask
+        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], message, *m[2:]))))
 
     def postponing(self) -> NextState:
         """Keep the current event and deliver it again after the next state change."""
-        m = self[3]
-        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], m[1], m[2], True))))
+        return self._with_mods(postpone=True)
 
 
 _new = tuple.__new__
@@ -108,6 +123,7 @@ _new = tuple.__new__
 # An unmodified stay() is one shared constant: the engine recognises it by
 # identity and skips all the work a modified description needs.
 STAY = NextState(Kind.STAY)
+_STAY_KIND = Kind.STAY
 
 
 def goto(state: Any) -> NextState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actorfsm import death_watch
 from actorfsm.death_watch import Watch
@@ -21,8 +21,7 @@ from actorfsm.ray.errors import HostLost
 from actorfsm.ray.outbox import PENDING
 from actorfsm.ray.wire import decode
 
-if TYPE_CHECKING:
-    from actorfsm.ray.ref import RayRef
+RayRef = Any  # actorfsm.ray.ref.RayRef (which imports this module)
 
 _lock = threading.Lock()
 _watchers: dict[RayRef, list[Any]] = {}

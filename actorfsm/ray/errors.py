@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pykka import ActorDeadError
 
-from actorfsm.strategy import DependencyLost
+from actorfsm.supervision.dependency import DependencyLost
 
 
 class HostLost(DependencyLost, ActorDeadError):

@@ -22,8 +22,6 @@ from typing import Any, cast
 import ray
 import structlog
 from pykka import ActorDeadError, Future
-from pykka._envelope import Envelope
-from pykka.messages import _ActorStop
 
 from actorfsm.death_watch import Terminated, watch
 from actorfsm.fsm import FSM, supervised
@@ -31,6 +29,7 @@ from actorfsm.introspection import diagram, inspect
 from actorfsm.logging import configure
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure
+from actorfsm.pykka_seam import ActorStop, Envelope
 from actorfsm.ray import hosting
 from actorfsm.ray.outbox import HEADER, PENDING
 from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, CarriedAsk, RayRef
@@ -223,7 +222,7 @@ class _Hosted:
         elif kind == ASK:
             entry[0].actor_inbox.put(Envelope(message, reply_to=cast("Future[Any]", reply)))
         elif kind == STOP:
-            entry[0].actor_inbox.put(Envelope(_ActorStop(), reply_to=cast("Future[Any]", reply)))
+            entry[0].actor_inbox.put(Envelope(ActorStop(), reply_to=cast("Future[Any]", reply)))
 
     def dead_letter(self, fsm_id: int, message: Any) -> None:
         """A tell to a stopped FSM: counted, the first one logged."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from actorfsm.ray.ref import RayRef
+RayRef = Any  # actorfsm.ray.ref.RayRef (which imports this module)
 
 _lock = threading.Lock()
 _host_id: str | None = None
@@ -51,7 +50,7 @@ def local_ref(remote: RayRef) -> Any:
 
 def is_local(remote: RayRef) -> bool:
     """Whether ``remote``'s FSM runs (or ran) in this process."""
-    return remote.host_id == _host_id
+    return bool(remote.host_id == _host_id)
 
 
 def remote_ref_of(local: Any) -> RayRef | None:

@@ -18,9 +18,9 @@ from typing import Any, Literal, overload
 
 import pykka
 from pykka import ActorDeadError
-from pykka._envelope import Envelope
 
 from actorfsm.death_watch import Watch
+from actorfsm.pykka_seam import Envelope
 from actorfsm.ray import death, failures, hosting, outbox
 from actorfsm.ray.outbox import PENDING
 from actorfsm.ray.wire import decode, encode

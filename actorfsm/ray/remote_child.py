@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pykka import ActorDeadError
-from pykka._envelope import Envelope
 
 from actorfsm.death_watch import Terminated, unwatch, watch
 from actorfsm.dsl import NextState, stop
 from actorfsm.fsm import FSM
 from actorfsm.mailbox import reject_envelope
-from actorfsm.messages import Event, Reason, StopEvent
+from actorfsm.messages import Event, Reason, Shutdown, StopEvent
+from actorfsm.pykka_seam import Envelope
 from actorfsm.ray.placement import start
 from actorfsm.ray.ref import CarriedAsk, RayFuture, RayRef
-from actorfsm.strategy import ChildSpec, Restart
+from actorfsm.supervision.child_spec import ChildSpec, Restart
 
 
 class _Phase(enum.Enum):
@@ -101,7 +101,8 @@ class RemoteChild(FSM[_Phase, None]):
             super()._handle_event(message, reply_to)
         elif message.__class__ is Terminated and message.ref == remote:
             self._held = []
-            remote.leftovers().on_done(lambda done: self._collected(message.reason, done))
+            reason = Shutdown() if message.reason is None else message.reason
+            remote.leftovers().on_done(lambda done: self._collected(reason, done))
         elif self._held is not None:
             self._held.append(Envelope(message, reply_to=reply_to))
         elif reply_to is None:

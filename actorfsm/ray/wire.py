@@ -17,8 +17,8 @@ from typing import Any
 import pykka
 from ray import cloudpickle
 
-from actorfsm.child_ref import ChildRef
 from actorfsm.ray import hosting
+from actorfsm.supervision.child_ref import ChildRef
 
 
 class LocalRefError(TypeError):
