@@ -23,6 +23,7 @@ from typing import Any
 import actorfsm.ray
 from actorfsm import (
     FSM,
+    PINNED,
     CurrentState,
     Event,
     NextState,
@@ -70,6 +71,8 @@ class SparkStation(FSM[Phase, tuple[Phase, ...]]):
     """
 
     handler_warn_after = 2.0  # Execute waits at most the command timeout
+
+    dispatcher = PINNED  # Execute waits for the controller: on its own thread, not the pool's
 
     def __init__(self) -> None:
         super().__init__()

@@ -23,6 +23,7 @@ from typing import Any
 from pykka import ActorDeadError
 
 from actorfsm.death_watch import Terminated, unwatch, watch
+from actorfsm.dispatch import PINNED
 from actorfsm.dsl import NextState, stop
 from actorfsm.fsm import FSM
 from actorfsm.mailbox import reject_envelope
@@ -57,6 +58,8 @@ class RemoteChild(FSM[_Phase, None]):
     """
 
     handler_warn_after = 60.0  # on_start waits for the remote start (a new host takes seconds)
+
+    dispatcher = PINNED  # on_start and stopping wait on the cluster: on its own thread
 
     stop_timeout = 5.0
     """How long stopping the stand-in waits for the remote FSM to stop, in seconds."""
