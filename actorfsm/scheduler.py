@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from actorfsm import dispatch
+from actorfsm import runners
 from actorfsm.pykka_seam import Envelope
 
 log = structlog.get_logger("actorfsm.scheduler")
@@ -224,8 +224,8 @@ class Settle:
 
 
 def _settle(timeout: float) -> None:
-    """Wait until no FSM has anything left to run (see :func:`actorfsm.dispatch.settle_all`)."""
-    if not dispatch.settle_all(timeout):
+    """Wait until no FSM has anything left to run (see :func:`actorfsm.runners.settle_all`)."""
+    if not runners.settle_all(timeout):
         log.warning("virtual_clock_settle_timeout", timeout=timeout)
 
 

@@ -24,7 +24,7 @@ import structlog
 from pykka import ActorDeadError, Future
 
 from actorfsm.death_watch import Terminated, watch
-from actorfsm.fsm import FSM, supervised
+from actorfsm.fsm import FSM
 from actorfsm.introspection import diagram, inspect
 from actorfsm.logging import configure
 from actorfsm.mailbox import reject_envelope
@@ -37,6 +37,8 @@ from actorfsm.ray.registry import registry
 from actorfsm.ray.reorder import Stream
 from actorfsm.ray.wire import decode, encode
 from actorfsm.rendering import safe_repr
+from actorfsm.stopping import Stopping
+from actorfsm.supervised import supervised
 
 log = structlog.get_logger("actorfsm.ray")
 
@@ -306,11 +308,14 @@ class _Carried:
     def __init__(self) -> None:
         self.tells: list[Any] = []
 
-    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
+    def resume(self, fsm: Stopping, exc: BaseException) -> bool:
         return False
 
-    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
+    def report(self, fsm: Stopping, exc: BaseException, fields: dict[str, Any]) -> bool:
         return True
+
+    def started(self, fsm: Stopping) -> None:
+        """Nothing to tell: the stand-in learns that the FSM runs from ``start``'s reply."""
 
     def forward(self, envelope: Envelope[Any]) -> None:
         reply = envelope.reply_to

@@ -18,6 +18,7 @@ from actorfsm import (
     NextState,
     configure_dispatcher,
     dispatch,
+    runners,
     settle_all,
     stay,
 )
@@ -323,7 +324,7 @@ def test_settle_all_does_not_wait_for_a_handler_blocked_before_it_began() -> Non
     gate = threading.Event()
     ref = Counter.start()
     ref.tell(("block", gate))
-    time.sleep(dispatch.BLOCKED_FOR * 2)
+    time.sleep(runners.BLOCKED_FOR * 2)
     started = time.monotonic()
     assert settle_all(5)
     assert time.monotonic() - started < 2
