@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest pytest-pinned test-pinned bench soak clean
+.PHONY: demo ray-demo test lint typecheck pytest pytest-pinned test-pinned bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP_RUN)
 	$(BIN)/python -m examples.main_demo
+
+# The Spark connector on a local three-node Ray cluster (needs the ray extra).
+ray-demo: $(STAMP_TEST)
+	$(BIN)/python -m examples.ray_demo
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
