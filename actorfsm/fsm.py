@@ -27,6 +27,7 @@ from pykka._introspection import get_attr_directly
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
 
 from actorfsm import death_watch, stuck
+from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.listeners import Listeners
@@ -165,7 +166,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
-        self._observe: Callable[[tuple[Any, Any, Any, float]], None] | None = self._observer()
+        self._observe: Callable[[tuple[Any, Any, Any, float]], object] | None = self._observer()
+        if _metrics.sink is not None:  # metrics hook: count this FSM's events
+            self._observe = _metrics.sink.counting(self, self._observe)
         self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
 
     # ------------------------------------------------------------------ DSL
@@ -473,6 +476,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         )
 
     def _handle_unhandled(self, event: Event) -> NextState:
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.unhandled(self)
         if self._unhandled is not None:
             result = self._unhandled(event)
             if result is not None:
@@ -510,6 +515,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             raise FSMError(msg)
         new_data = self._data if data is UNSET else data
         if postpone:
+            if _metrics.sink is not None:  # metrics hook
+                _metrics.sink.postponed(self)
             self._postponed.append(Envelope(message, reply_to))
             reply_to = None
         if next_state != old_state:
@@ -532,6 +539,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     def _enter(self, old_state: Any, next_state: Any) -> None:
         """Complete a real state change: caches, metrics, subscribers, postponed events."""
         now = self._busy_since or _monotonic()  # the event's start: no second clock read
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.transition(self, old_state, next_state, now - self._entered_at)
         self._state_time[old_state] = self._state_time.get(old_state, 0.0) + now - self._entered_at
         self._state = next_state
         self._refresh_current()
@@ -590,6 +599,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         gave ``stop(Failure(cause))``. A supervisor reports a non-exception
         cause itself when it sees the child's ``Terminated``.
         """
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.failure(self, cause)
         fields = {
             "actor": str(self),
             "state": safe_repr(self._state),

@@ -36,6 +36,8 @@ from typing import Any, ClassVar, Protocol
 import structlog
 from pykka._envelope import Envelope
 
+from actorfsm import metric_hooks as _metrics
+
 log = structlog.get_logger("actorfsm.scheduler")
 
 
@@ -154,6 +156,8 @@ class Scheduler:
         mailboxes posted to.
         """
         batches: dict[Any, list[Envelope[Any]]] = {}
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.timers_fired(entries, now)
         for _due, token, target in entries:
             try:
                 delivery = target.fire(self, token, now)

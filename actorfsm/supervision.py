@@ -36,6 +36,7 @@ import structlog
 from pykka import ActorRef
 from pykka._envelope import Envelope
 
+from actorfsm import metric_hooks as _metrics
 from actorfsm import scheduler
 from actorfsm.backoff import DEPENDENCY_BACKOFF, Backoff
 from actorfsm.child_ref import ChildRef
@@ -302,6 +303,8 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         child.restart_at = None
         if child.ever_started:
             child.monitor.restarts += 1
+            if _metrics.sink is not None:  # metrics hook
+                _metrics.sink.restart(self, child.spec.name)
         child.ever_started = True
         child.stop_requested = False
         self._move(child, Lifecycle.STARTING)
@@ -482,6 +485,8 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         a child that fails again while the others stop (it was restarting)
         joins its streak instead of being reported anew.
         """
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.give_up(self)
         parent = self.supervision_hooks
         if isinstance(parent, Incarnation) and not isinstance(cause, RestartLimitExceeded):
             parent.logged_cause = cause  # escalated: already logged here, once

@@ -1,0 +1,58 @@
+"""Where the engine and the supervisors report what the metrics count.
+
+The engine calls ``sink`` only behind ``if metric_hooks.sink is not None``: with
+metrics off (the default) each hook point costs one global load and one test,
+and nothing is imported from ``prometheus_client``. ``actorfsm.metrics.enable``
+installs the sink. No hook runs per message: events handled are counted by the
+callable the engine already calls per event when its rolling log is on
+(:meth:`MetricsSink.counting`), installed once per FSM at construction.
+
+``dispatcher_probe`` is for the shared dispatcher: set it to a function returning
+``(workers_busy, workers)`` and the collector reads it at each scrape, exposing
+``actorfsm_dispatcher_workers_busy`` and ``actorfsm_dispatcher_workers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Observe = Callable[[tuple[Any, Any, Any, float]], object]
+
+
+class MetricsSink(Protocol):
+    """What the hooks call; every method runs in the thread of the actor that reports."""
+
+    def counting(self, fsm: Any, observe: Observe | None) -> Observe:
+        """Wrap an FSM's per-event observer (``None``: none) so it also counts events."""
+
+    def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
+        """A real state change after ``stayed`` seconds in ``old_state``."""
+
+    def unhandled(self, fsm: Any) -> None:
+        """An event no handler of the current state took."""
+
+    def failure(self, fsm: Any, cause: object) -> None:
+        """A handler, hook or start-up raised (or a handler stopped with ``Failure``)."""
+
+    def postponed(self, fsm: Any) -> None:
+        """An event was postponed until the next state change."""
+
+    def restart(self, supervisor: Any, child: str) -> None:
+        """A supervisor starts a new incarnation of ``child`` (not its first)."""
+
+    def give_up(self, supervisor: Any) -> None:
+        """A supervisor gives up (restart limit exceeded, or a failure escalated)."""
+
+    def dead_letters(self, actor_class: type[Any], child: str, count: int) -> None:
+        """``count`` tells to a child stopped for good were dropped."""
+
+    def timers_fired(self, entries: list[tuple[float, int, Any]], now: float) -> None:
+        """The scheduler took these ``(due, token, target)`` entries at ``now``."""
+
+
+sink: MetricsSink | None = None
+"""The installed sink; ``None`` while metrics are off."""
+
+dispatcher_probe: Callable[[], tuple[int, int]] | None = None
+"""``() -> (workers_busy, workers)`` of the shared dispatcher, read at each scrape."""

@@ -1,0 +1,142 @@
+"""The metrics read at scrape time: one pass over the live FSMs and supervision trees.
+
+Gauges (FSMs per state, mailbox depth, stuck handlers, timers armed, children's
+lifecycle states and alerts, dispatcher workers) are sampled when Prometheus
+scrapes, never per message; events handled are flushed from each FSM's counter
+into per-state totals at the same moment.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from actorfsm import census, metric_hooks
+from actorfsm.lifecycle import Lifecycle
+from actorfsm.rendering import state_label
+
+if TYPE_CHECKING:
+    from actorfsm.metrics import Metrics
+
+CLASS_STATE = ["fsm_class", "state"]
+CHILD = ["supervisor_class", "child"]
+CLASS = ["fsm_class"]
+
+
+class RuntimeCollector(Collector):
+    """Collects the sampled metrics for one :class:`~actorfsm.metrics.Metrics`."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        """Nothing up front: the families depend on the FSMs running at scrape time."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """One pass over every live FSM and every supervisor's children."""
+        fsms = census.live_fsms()
+        yield from self._fsm_families(fsms)
+        yield from self._supervision_families(census.supervisors(fsms))
+        probe = metric_hooks.dispatcher_probe
+        if probe is not None:
+            busy, workers = probe()
+            yield GaugeMetricFamily(
+                "actorfsm_dispatcher_workers_busy", "Dispatcher workers running an FSM.", busy
+            )
+            yield GaugeMetricFamily("actorfsm_dispatcher_workers", "Dispatcher workers.", workers)
+
+    def _fsm_families(self, fsms: list[Any]) -> Iterator[Metric]:
+        in_state: Counter[tuple[str, str]] = Counter()
+        depth: Counter[str] = Counter()
+        deepest: dict[str, int] = {}
+        stuck: Counter[str] = Counter()
+        timers: Counter[str] = Counter()
+        labels: dict[Any, str] = {}
+        for fsm in fsms:
+            cls = type(fsm).__name__
+            state = fsm.state_name
+            try:
+                label = labels[state]
+            except (KeyError, TypeError):
+                label = labels.setdefault(state, state_label(state))
+            in_state[cls, label] += 1
+            queued = census.mailbox_depth(fsm)
+            depth[cls] += queued
+            if queued > deepest.get(cls, -1):
+                deepest[cls] = queued
+            stuck[cls] += census.is_stuck(fsm)
+            timers[cls] += census.timers_armed(fsm)
+        yield _gauge(
+            "actorfsm_fsms", "Running FSMs, per class and current state.", in_state, CLASS_STATE
+        )
+        self._metrics.flush_events()
+        events = CounterMetricFamily(
+            "actorfsm_events_handled", "Events handled, per class and state.", labels=CLASS_STATE
+        )
+        for (cls, state), count in sorted(self._metrics.events_handled.items()):
+            events.add_metric([cls, state], count)
+        yield events
+        yield _gauge("actorfsm_mailbox_depth", "Messages queued, summed per class.", depth, CLASS)
+        yield _gauge(
+            "actorfsm_mailbox_depth_max", "The deepest mailbox, per class.", deepest, CLASS
+        )
+        yield _gauge(
+            "actorfsm_stuck_handlers", "Handlers reported stuck now, per class.", stuck, CLASS
+        )
+        yield _gauge(
+            "actorfsm_timers_armed", "Named timers and state timeouts armed.", timers, CLASS
+        )
+
+    def _supervision_families(self, supervisors: list[Any]) -> Iterator[Metric]:
+        states: Counter[tuple[str, str, str]] = Counter()
+        seconds: dict[tuple[str, str, str], float] = {}
+        streaks: dict[tuple[str, str], int] = {}
+        alerts: Counter[tuple[str, str, str]] = Counter()
+        for supervisor in supervisors:
+            sup = type(supervisor).__name__
+            for child in census.children(supervisor):
+                key = (sup, child.name, child.state.name)
+                for lifecycle in Lifecycle:
+                    states[sup, child.name, lifecycle.name] += lifecycle is child.state
+                seconds[key] = max(seconds.get(key, 0.0), child.in_state_for)
+                streak_key = (sup, child.name)
+                streaks[streak_key] = max(streaks.get(streak_key, 0), child.failure_streak)
+                for kind in census.ALERT_KINDS:
+                    alerts[sup, child.name, kind] += kind in child.alerts
+        yield _gauge(
+            "actorfsm_children",
+            "Supervised children, per lifecycle state.",
+            states,
+            [*CHILD, "lifecycle"],
+        )
+        yield _gauge(
+            "actorfsm_child_state_seconds",
+            "The longest time a child has been in its current lifecycle state.",
+            seconds,
+            [*CHILD, "lifecycle"],
+        )
+        yield _gauge(
+            "actorfsm_failure_streak",
+            "The longest run of identical failures of a child still going on.",
+            streaks,
+            CHILD,
+        )
+        yield _gauge(
+            "actorfsm_lifecycle_alerts",
+            "Children in a lifecycle alert now (the supervisor's LifecycleAlerts bounds).",
+            alerts,
+            [*CHILD, "alert"],
+        )
+
+
+def _gauge(name: str, documentation: str, values: Any, labels: list[str]) -> GaugeMetricFamily:
+    """A gauge family from ``{label values: value}`` (a bare string is the one label)."""
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], value)
+    return family
