@@ -72,6 +72,8 @@ class ChildView:
 
     name: str
     actor_class: str
+    restart: str
+    """The restart type of its spec: ``"permanent"``, ``"transient"`` or ``"temporary"``."""
     state: Lifecycle
     in_state_for: float
     restarts: int
@@ -103,6 +105,7 @@ def children(supervisor: Supervisor) -> list[ChildView]:
             ChildView(
                 name=child.spec.name,
                 actor_class=child.spec.actor_class.__name__,
+                restart=child.spec.restart,
                 state=state,
                 in_state_for=max(0.0, now - since),
                 restarts=monitor.restarts,

@@ -1,0 +1,186 @@
+"""What the observer page shows, as JSON-ready dicts: the FSM list, one FSM, the trees.
+
+Every user value (state data, events, failures) goes through
+:func:`actorfsm.rendering.safe_repr`, as in the failure report: a broken or
+huge ``repr`` cannot break or flood the page.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+from actorfsm import census
+from actorfsm.fsm import FSM
+from actorfsm.introspection import diagram, inspect
+from actorfsm.observer.diagram_svg import render
+from actorfsm.rendering import safe_repr, state_label
+from actorfsm.supervision import Supervisor
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def fsm_page(
+    fsms: list[FSM[Any, Any]], query: str = "", page: int = 0, size: int = PAGE_SIZE
+) -> dict[str, Any]:
+    """One page of the FSMs whose class, state or name contains every word of ``query``.
+
+    Words may be qualified, ``class:Worker state:IDLE name:reader``; matching
+    ignores case. Only the page's rows are rendered, so a page of 100,000 FSMs
+    costs one pass of cheap comparisons.
+    """
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    filters = _filters(query)
+    labels: dict[Any, str] = {}
+    classes: dict[type, str] = {}
+    matched: list[tuple[FSM[Any, Any], str]] = []
+    for fsm in fsms:
+        cls = type(fsm)
+        cls_name = classes.get(cls)
+        if cls_name is None:
+            cls_name = classes[cls] = cls.__name__
+        state = fsm._state
+        try:
+            label = labels[state]
+        except KeyError:
+            label = labels[state] = state_label(state)
+        except TypeError:
+            label = state_label(state)
+        if filters and not _matches(filters, fsm, cls_name, label):
+            continue
+        matched.append((fsm, label))
+    pages = max(1, -(-len(matched) // size))
+    page = max(0, min(page, pages - 1))
+    rows = [
+        {
+            "id": census.fsm_id(fsm),
+            "name": census.fsm_name(fsm),
+            "class": type(fsm).__name__,
+            "state": label,
+            "queued": census.mailbox_depth(fsm),
+            "busy": fsm._busy_since is not None,
+        }
+        for fsm, label in matched[page * size : (page + 1) * size]
+    ]
+    return {"total": len(fsms), "matched": len(matched), "page": page, "pages": pages, "rows": rows}
+
+
+def _filters(query: str) -> list[tuple[str, str]]:
+    filters = []
+    for word in query.lower().split():
+        field, _, text = word.rpartition(":")
+        filters.append((field if field in ("class", "state", "name") else "", text))
+    return filters
+
+
+def _matches(filters: list[tuple[str, str]], fsm: FSM[Any, Any], cls: str, state: str) -> bool:
+    name: str | None = None
+    for field, text in filters:
+        if field in ("", "class") and text in cls.lower():
+            continue
+        if field in ("", "state") and text in state.lower():
+            continue
+        if field in ("", "name"):
+            name = name if name is not None else census.fsm_name(fsm).lower()
+            if text in name:
+                continue
+        return False
+    return True
+
+
+def fsm_detail(fsm: FSM[Any, Any]) -> dict[str, Any]:
+    """One FSM: state, data, timers, state timeout, log (newest first), event in progress."""
+    snapshot = inspect(fsm)
+    state = state_label(snapshot.state_name)
+    timeout = snapshot.state_timeout
+    stuck = census.is_stuck(fsm) or (
+        snapshot.busy_for is not None
+        and fsm.handler_warn_after is not None
+        and snapshot.busy_for > fsm.handler_warn_after
+    )
+    return {
+        "id": census.fsm_id(fsm),
+        "name": census.fsm_name(fsm),
+        "class": type(fsm).__name__,
+        "alive": snapshot.alive,
+        "state": state,
+        "data": safe_repr(snapshot.state_data),
+        "timers": [
+            {"name": safe_repr(name), "seconds_left": round(left, 3)}
+            for name, left in sorted(snapshot.timers.items(), key=lambda item: item[1])
+        ],
+        "state_timeout": None if timeout is None else round(timeout, 3),
+        "current_event": None if snapshot.busy_for is None else safe_repr(snapshot.current_event),
+        "busy_for": None if snapshot.busy_for is None else round(snapshot.busy_for, 3),
+        "stuck": stuck,
+        "stack": _stack(fsm) if stuck else None,
+        "queued": census.mailbox_depth(fsm),
+        "log": [
+            {
+                "at": entry.at,
+                "state": state_label(entry.state_name),
+                "event": safe_repr(entry.event),
+                "data": safe_repr(entry.state_data),
+            }
+            for entry in reversed(snapshot.log)
+        ],
+        "states": {
+            state_label(s): {"entries": m.entries, "seconds": round(m.total_time, 3)}
+            for s, m in snapshot.metrics.items()
+        },
+        "diagram": render(diagram(fsm), current=state),
+    }
+
+
+def _stack(fsm: FSM[Any, Any]) -> str | None:
+    """The stack of the thread running ``fsm``'s stuck call, innermost last."""
+    ident = fsm._thread_ident
+    frame = None if ident is None else sys._current_frames().get(ident)
+    return None if frame is None else "".join(traceback.format_stack(frame))
+
+
+def trees(fsms: list[FSM[Any, Any]]) -> list[dict[str, Any]]:
+    """Every supervision tree, from its top-level supervisor down."""
+    return [_tree(sup) for sup in census.supervisors(fsms) if census.is_top_level(sup)]
+
+
+def _tree(supervisor: Supervisor) -> dict[str, Any]:
+    children = []
+    for child in census.children(supervisor):
+        actor = child.fsm
+        children.append(
+            {
+                "name": child.name,
+                "class": child.actor_class,
+                "lifecycle": child.state.name,
+                "in_state_for": round(child.in_state_for, 1),
+                "restarts": child.restarts,
+                "errors": child.errors,
+                "failure_streak": child.failure_streak,
+                "dead_letters": child.dead_letters,
+                "alerts": list(child.alerts),
+                "last_failure": None
+                if child.last_failure is None
+                else safe_repr(child.last_failure, 200),
+                "restart_in": None if child.restart_in is None else round(child.restart_in, 1),
+                "fsm": None if actor is None else census.fsm_id(actor),
+                "tree": _tree(actor) if isinstance(actor, Supervisor) else None,
+            }
+        )
+    return {
+        "id": census.fsm_id(supervisor),
+        "name": census.fsm_name(supervisor),
+        "class": type(supervisor).__name__,
+        "state": state_label(supervisor.state_name),
+        "children": children,
+    }
+
+
+def find(fsms: list[FSM[Any, Any]], fsm_id: str) -> FSM[Any, Any] | None:
+    """The live FSM with id ``fsm_id``, or ``None``."""
+    for fsm in fsms:
+        if census.fsm_id(fsm) == fsm_id:
+            return fsm
+    return None
