@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest bench soak clean
+.PHONY: demo test lint typecheck pytest bench soak clean system-tools browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,20 @@ lint: $(STAMP_TEST)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy --strict actorfsm actors examples benchmarks
 
-pytest: $(STAMP_TEST)
+pytest: $(STAMP_TEST) system-tools
 	$(BIN)/python -m pytest -q
+
+# Debian packages the tests use: Chromium and its driver (the observer page's browser
+# tests, run by Selenium with no browser download) and promtool (the alert rules).
+# Installed once, as root or through sudo; nothing happens when they are present.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/promtool
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+APT_INSTALL := $(APT_GET) install -y --no-install-recommends chromium chromium-driver prometheus
+
+system-tools browser: $(SYSTEM_TOOLS)
+
+$(SYSTEM_TOOLS) &:
+	$(APT_INSTALL) || ($(APT_GET) update && $(APT_INSTALL))
 
 test: lint typecheck pytest
 
@@ -42,4 +54,4 @@ soak: $(STAMP_RUN)
 	$(BIN)/python -m actors.spark.soak $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts

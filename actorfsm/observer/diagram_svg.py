@@ -96,7 +96,7 @@ def render(mermaid: str, current: str | None = None) -> str:
         for state in row:
             centre[state] = (x + width[state] / 2, y)
             x += width[state] + GAP
-    height = MARGIN * 2 + 30 + len(rows) * ROW
+    height = 2 * MARGIN + 30 + (len(rows) - 1) * ROW + BOX_HEIGHT
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="fsm-diagram" role="img" '
         f'viewBox="0 0 {total_width:.0f} {height:.0f}" width="{total_width:.0f}" '

@@ -5,7 +5,7 @@
 // inserted as text, never as HTML; the diagram is SVG drawn by the server.
 "use strict";
 
-const LIST_REFRESH_MS = 2000;
+const LIST_REFRESH_MS = 1000;
 const $ = (id) => document.getElementById(id);
 
 let page = 0;
@@ -29,6 +29,10 @@ function el(tag, attrs, ...children) {
     node.append(child instanceof Node ? child : String(child));
   }
   return node;
+}
+
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
 }
 
 function seconds(value) {
@@ -58,7 +62,7 @@ async function loadList() {
   }, el("td", {}, row.name), el("td", {}, row.class), el("td", {}, row.state),
      el("td", { class: "num" }, row.queued))));
   $("pageinfo").textContent =
-    `${data.matched.toLocaleString()} of ${data.total.toLocaleString()} · page ${page + 1} of ${pages}`;
+    `${data.matched.toLocaleString()} of ${data.total.toLocaleString()} FSMs · page ${page + 1} of ${pages}`;
   $("prev").disabled = page === 0;
   $("next").disabled = page >= pages - 1;
 }
@@ -147,7 +151,7 @@ function renderDetail(fsm) {
   diagram.innerHTML = fsm.diagram; // SVG drawn and escaped by the server
   const stop = actions ? el("button", { type: "button", class: "danger",
     onclick: () => act(`/api/fsm/${fsm.id}/stop`) }, "stop this FSM") : null;
-  box.replaceChildren(
+  fill(box,
     el("div", {}, el("strong", { id: "fsm-name" }, fsm.name), " ", stop),
     el("div", { class: "state-big", id: "fsm-state" }, fsm.state),
     facts,
