@@ -44,26 +44,53 @@ def snapshot(read: Callable[[], T]) -> T:
 
 def live_fsms() -> list[FSM[Any, Any]]:
     """Every FSM started and not yet stopped, in start order."""
-    fsms: list[FSM[Any, Any]] = []
-    append = fsms.append
+    return _live(FSM)
+
+
+def live_supervisors() -> list[Supervisor]:
+    """Every supervisor started and not yet stopped, in start order."""
+    return _live(Supervisor)
+
+
+def _live(kind: type[T]) -> list[T]:
+    """The running actors that are instances of ``kind`` (one ``isinstance`` per class)."""
+    found: list[T] = []
+    append = found.append
+    wanted: dict[type, bool] = {}
     for ref in ActorRegistry.get_all():
-        actor = ref._actor_weakref()
-        if isinstance(actor, FSM):
+        actor: Any = ref._actor_weakref()
+        cls = actor.__class__
+        keep = wanted.get(cls)
+        if keep is None:
+            keep = wanted[cls] = isinstance(actor, kind)
+        if keep:
             append(actor)
-    return fsms
+    return found
+
+
+def find(fsm_id: str) -> FSM[Any, Any] | None:
+    """The running FSM whose id is ``fsm_id``, or ``None``."""
+    ref = ActorRegistry.get_by_urn(f"urn:uuid:{fsm_id}")
+    actor = None if ref is None else ref._actor_weakref()
+    return actor if isinstance(actor, FSM) else None
+
+
+_URN_PREFIX = len("urn:uuid:")
 
 
 def fsm_id(fsm: FSM[Any, Any]) -> str:
-    """A stable id for one FSM incarnation (its actor urn, without the ``urn:uuid:`` prefix)."""
-    return fsm.actor_urn.rsplit(":", 1)[-1]
+    """A stable id for one FSM incarnation: its actor urn without the ``urn:uuid:`` prefix."""
+    return fsm.actor_urn[_URN_PREFIX:]
 
 
 def fsm_name(fsm: FSM[Any, Any]) -> str:
     """What people call an FSM: its child name under a supervisor, else its class and id."""
-    name = getattr(fsm.supervision_hooks, "name", None)
-    if isinstance(name, str):
-        return name
-    return f"{type(fsm).__name__}-{fsm_id(fsm)[:8]}"
+    hooks = fsm._supervision
+    if hooks is not None:
+        name = getattr(hooks, "name", None)
+        if isinstance(name, str):
+            return name
+    return f"{fsm.__class__.__name__}-{fsm.actor_urn[_URN_PREFIX : _URN_PREFIX + 8]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +164,6 @@ def _alerts_of(
     return tuple(active)
 
 
-def supervisors(fsms: Iterable[FSM[Any, Any]]) -> list[Supervisor]:
-    """The supervisors among ``fsms``."""
-    return [fsm for fsm in fsms if isinstance(fsm, Supervisor)]
-
-
 def is_top_level(supervisor: Supervisor) -> bool:
     """Whether ``supervisor`` is the root of a tree (no supervisor of its own)."""
     return supervisor.supervision_hooks is None
@@ -162,3 +184,8 @@ def timers_armed(fsm: FSM[Any, Any]) -> int:
 def is_stuck(fsm: FSM[Any, Any]) -> bool:
     """Whether the stuck-handler watcher reported ``fsm``'s current call as stuck."""
     return fsm._stuck_since is not None
+
+
+def running_count() -> int:
+    """How many actors are running (FSMs and any other pykka actors)."""
+    return len(ActorRegistry.get_all())

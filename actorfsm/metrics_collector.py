@@ -41,7 +41,7 @@ class RuntimeCollector(Collector):
         """One pass over every live FSM and every supervisor's children."""
         fsms = census.live_fsms()
         yield from self._fsm_families(fsms)
-        yield from self._supervision_families(census.supervisors(fsms))
+        yield from self._supervision_families(census.live_supervisors())
         probe = metric_hooks.dispatcher_probe
         if probe is not None:
             busy, workers = probe()

@@ -115,13 +115,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._json(page)
         elif path.startswith("/api/fsm/"):
-            fsm = views.find(census.live_fsms(), path.removeprefix("/api/fsm/"))
+            fsm = census.find(path.removeprefix("/api/fsm/"))
             if fsm is None:
                 self._error(HTTPStatus.NOT_FOUND, "no running FSM has this id")
             else:
                 self._json(views.fsm_detail(fsm))
         elif path == "/api/trees":
-            self._json(views.trees(census.live_fsms()))
+            self._json(views.trees())
         elif path == "/events":
             self._stream(params.get("fsm"))
         elif path == "/metrics":
@@ -152,14 +152,13 @@ class _Handler(BaseHTTPRequestHandler):
         quiet = 0
         try:
             while not stopping.is_set():
-                fsms = census.live_fsms()
                 if fsm_id and watched is None:
-                    found = views.find(fsms, fsm_id)
+                    found = census.find(fsm_id)
                     watched = None if found is None else weakref.ref(found)
                 fsm = None if watched is None else watched()
                 payloads = {
-                    "trees": views.trees(fsms),
-                    "count": {"total": len(fsms)},
+                    "trees": views.trees(),
+                    "count": {"total": census.running_count()},
                 }
                 if fsm_id:
                     payloads["fsm"] = {"gone": True} if fsm is None else views.fsm_detail(fsm)
@@ -200,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.NOT_FOUND, "no such action")
 
     def _stop_fsm(self, fsm_id: str) -> None:
-        fsm = views.find(census.live_fsms(), fsm_id)
+        fsm = census.find(fsm_id)
         if fsm is None:
             self._error(HTTPStatus.NOT_FOUND, "no running FSM has this id")
             return
@@ -210,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _restart_child(self, supervisor_id: str, name: str) -> None:
         """Stop the child's current incarnation; its supervisor starts a new one (permanent)."""
-        supervisor = views.find(census.live_fsms(), supervisor_id)
+        supervisor = census.find(supervisor_id)
         if not isinstance(supervisor, Supervisor):
             self._error(HTTPStatus.NOT_FOUND, "no running supervisor has this id")
             return

@@ -28,29 +28,28 @@ def fsm_page(
     """One page of the FSMs whose class, state or name contains every word of ``query``.
 
     Words may be qualified, ``class:Worker state:IDLE name:reader``; matching
-    ignores case. Only the page's rows are rendered, so a page of 100,000 FSMs
-    costs one pass of cheap comparisons.
+    ignores case. Class and state are judged once per (class, state) pair and
+    names only where those did not decide, and only the page's rows are
+    rendered: a page of 100,000 FSMs costs one pass of dict lookups.
     """
     size = max(1, min(size, MAX_PAGE_SIZE))
     filters = _filters(query)
-    labels: dict[Any, str] = {}
-    classes: dict[type, str] = {}
-    matched: list[tuple[FSM[Any, Any], str]] = []
-    for fsm in fsms:
-        cls = type(fsm)
-        cls_name = classes.get(cls)
-        if cls_name is None:
-            cls_name = classes[cls] = cls.__name__
-        state = fsm._state
-        try:
-            label = labels[state]
-        except KeyError:
-            label = labels[state] = state_label(state)
-        except TypeError:
-            label = state_label(state)
-        if filters and not _matches(filters, fsm, cls_name, label):
-            continue
-        matched.append((fsm, label))
+    if filters:
+        verdicts: dict[tuple[type, Any], list[str] | bool] = {}
+        matched = []
+        _NAMES.prune(len(fsms))
+        for fsm in fsms:
+            key = (fsm.__class__, fsm._state)
+            try:
+                verdict = verdicts[key]
+            except KeyError:
+                verdict = verdicts[key] = _verdict(filters, key[0].__name__, key[1])
+            except TypeError:  # an unhashable state: judged each time
+                verdict = _verdict(filters, key[0].__name__, key[1])
+            if verdict is True or (verdict and _names_match(verdict, fsm)):
+                matched.append(fsm)
+    else:
+        matched = fsms
     pages = max(1, -(-len(matched) // size))
     page = max(0, min(page, pages - 1))
     rows = [
@@ -58,11 +57,11 @@ def fsm_page(
             "id": census.fsm_id(fsm),
             "name": census.fsm_name(fsm),
             "class": type(fsm).__name__,
-            "state": label,
+            "state": state_label(fsm._state),
             "queued": census.mailbox_depth(fsm),
             "busy": fsm._busy_since is not None,
         }
-        for fsm, label in matched[page * size : (page + 1) * size]
+        for fsm in matched[page * size : (page + 1) * size]
     ]
     return {"total": len(fsms), "matched": len(matched), "page": page, "pages": pages, "rows": rows}
 
@@ -75,19 +74,50 @@ def _filters(query: str) -> list[tuple[str, str]]:
     return filters
 
 
-def _matches(filters: list[tuple[str, str]], fsm: FSM[Any, Any], cls: str, state: str) -> bool:
-    name: str | None = None
+def _verdict(filters: list[tuple[str, str]], cls: str, state: Any) -> list[str] | bool:
+    """Whether FSMs of this class and state match: yes, no, or if their names hold these words."""
+    label = state_label(state).lower()
+    cls = cls.lower()
+    names = []
     for field, text in filters:
-        if field in ("", "class") and text in cls.lower():
+        if field in ("", "class") and text in cls:
             continue
-        if field in ("", "state") and text in state.lower():
+        if field in ("", "state") and text in label:
             continue
-        if field in ("", "name"):
-            name = name if name is not None else census.fsm_name(fsm).lower()
-            if text in name:
-                continue
-        return False
-    return True
+        if field not in ("", "name"):
+            return False
+        names.append(text)
+    return names or True
+
+
+def _names_match(words: list[str], fsm: FSM[Any, Any]) -> bool:
+    name = _NAMES.lowered(fsm)
+    return all(word in name for word in words)
+
+
+class _LoweredNames:
+    """FSM names in lower case by actor urn: a name never changes, so searches reuse them.
+
+    Pruned when it holds twice as many names as FSMs run, so stopped FSMs do
+    not accumulate.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def lowered(self, fsm: FSM[Any, Any]) -> str:
+        urn = fsm.actor_urn
+        name = self._names.get(urn)
+        if name is None:
+            name = self._names[urn] = census.fsm_name(fsm).lower()
+        return name
+
+    def prune(self, running: int) -> None:
+        if len(self._names) > 2 * running + 1000:
+            self._names = {}
+
+
+_NAMES = _LoweredNames()
 
 
 def fsm_detail(fsm: FSM[Any, Any]) -> dict[str, Any]:
@@ -141,9 +171,9 @@ def _stack(fsm: FSM[Any, Any]) -> str | None:
     return None if frame is None else "".join(traceback.format_stack(frame))
 
 
-def trees(fsms: list[FSM[Any, Any]]) -> list[dict[str, Any]]:
+def trees() -> list[dict[str, Any]]:
     """Every supervision tree, from its top-level supervisor down."""
-    return [_tree(sup) for sup in census.supervisors(fsms) if census.is_top_level(sup)]
+    return [_tree(sup) for sup in census.live_supervisors() if census.is_top_level(sup)]
 
 
 def _tree(supervisor: Supervisor) -> dict[str, Any]:
@@ -176,11 +206,3 @@ def _tree(supervisor: Supervisor) -> dict[str, Any]:
         "state": state_label(supervisor.state_name),
         "children": children,
     }
-
-
-def find(fsms: list[FSM[Any, Any]], fsm_id: str) -> FSM[Any, Any] | None:
-    """The live FSM with id ``fsm_id``, or ``None``."""
-    for fsm in fsms:
-        if census.fsm_id(fsm) == fsm_id:
-            return fsm
-    return None
