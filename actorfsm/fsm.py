@@ -166,9 +166,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
-        self._observe: Callable[[tuple[Any, Any, Any, float]], object] | None = self._observer()
-        if _metrics.sink is not None:  # metrics hook: count this FSM's events
-            self._observe = _metrics.sink.counting(self, self._observe)
+        self._observe: Callable[[tuple[Any, Any, Any, float]], None] | None = self._observer()
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.constructed(self)
         self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
 
     # ------------------------------------------------------------------ DSL
@@ -308,6 +308,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     @staticmethod
     def _create_actor_inbox() -> Mailbox:
+        if _metrics.sink is not None:  # metrics hook: a mailbox that counts what it is given
+            return _metrics.sink.mailbox()
         return Mailbox()
 
     def _start_actor_loop(self) -> None:

@@ -3,9 +3,10 @@
 The engine calls ``sink`` only behind ``if metric_hooks.sink is not None``: with
 metrics off (the default) each hook point costs one global load and one test,
 and nothing is imported from ``prometheus_client``. ``actorfsm.metrics.enable``
-installs the sink. No hook runs per message: events handled are counted by the
-callable the engine already calls per event when its rolling log is on
-(:meth:`MetricsSink.counting`), installed once per FSM at construction.
+installs the sink. No hook runs in an FSM's message loop: messages handled are
+counted by the mailbox (:meth:`MetricsSink.mailbox`, one increment per message
+on the sender's side: given minus still queued is taken), and read per FSM at
+transitions and scrapes.
 
 ``dispatcher_probe`` is for the shared dispatcher: set it to a function returning
 ``(workers_busy, workers)`` and the collector reads it at each scrape, exposing
@@ -17,14 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-Observe = Callable[[tuple[Any, Any, Any, float]], object]
+from actorfsm.mailbox import Mailbox
 
 
 class MetricsSink(Protocol):
     """What the hooks call; every method runs in the thread of the actor that reports."""
 
-    def counting(self, fsm: Any, observe: Observe | None) -> Observe:
-        """Wrap an FSM's per-event observer (``None``: none) so it also counts events."""
+    def mailbox(self) -> Mailbox:
+        """A new FSM's mailbox: one that also counts the messages it is given."""
+
+    def constructed(self, fsm: Any) -> None:
+        """An FSM was constructed (its mailbox is ``fsm.actor_inbox``)."""
 
     def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
         """A real state change after ``stayed`` seconds in ``old_state``."""

@@ -10,22 +10,23 @@ Counted as it happens (a hook per transition, unhandled event, failure,
 postponed event, restart, give-up, dead letter and scheduler batch) and
 sampled at scrape time (FSMs per state, events handled, mailbox depths, stuck
 handlers, timers, children's lifecycle states and alerts, dispatcher workers)
-by :class:`actorfsm.metrics_collector.RuntimeCollector`. FSMs constructed
-before ``enable()`` are in every gauge but do not count their events.
+by :class:`actorfsm.metrics_collector.RuntimeCollector`. Messages handled
+are counted by each FSM's mailbox (one increment per message, on the sender's
+side), so FSMs constructed before ``enable()`` are in every gauge but do not
+count their messages.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
 import threading
 import weakref
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from pykka._envelope import Envelope
 
 from actorfsm import metric_hooks
-from actorfsm.metric_hooks import Observe
+from actorfsm.mailbox import Mailbox, RejectFn
 from actorfsm.rendering import state_label
 
 __all__ = ["Metrics", "current", "disable", "enable"]
@@ -36,20 +37,56 @@ LATENESS_SAMPLES = 64
 """At most this many timers of one scheduler batch are observed (a burst stays cheap)."""
 
 
-def _counted(counter: itertools.count[int]) -> int:
-    """How many times ``next`` was called on ``counter`` (its repr is ``count(N)``)."""
-    return int(repr(counter)[6:-1])
+class CountingMailbox(Mailbox):
+    """A mailbox that counts what it is given: what was taken is given minus still queued.
+
+    The count is one increment on the sender's side, after the message is
+    queued (so a message is never counted as taken before it is). Messages
+    rejected after the FSM stopped are not counted as taken.
+    """
+
+    __slots__ = ("given", "taken_at_close")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given = 0
+        self.taken_at_close: int | None = None
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        """Enqueue and count ``envelope``; wake the consumer only if it sleeps."""
+        self.queue.append(envelope)
+        self.given += 1
+        if self._waiting or self._closed:
+            self._after_put()
+
+    def put_many(self, envelopes: list[Envelope[Any]]) -> None:
+        """Enqueue and count ``envelopes`` in order with at most one wake-up."""
+        self.queue.extend(envelopes)
+        self.given += len(envelopes)
+        if self._waiting or self._closed:
+            self._after_put()
+
+    def close(self, reject: RejectFn) -> None:
+        """Freeze the count of messages taken, then refuse everything from now on."""
+        if self.taken_at_close is None:
+            self.taken_at_close = self.given - len(self.queue)
+        super().close(reject)
+
+    def taken(self) -> int:
+        """How many messages the FSM took from this mailbox so far."""
+        closed = self.taken_at_close
+        return closed if closed is not None else self.given - len(self.queue)
 
 
 class _EventCount:
-    """One FSM's event counter and how much of it was already added to a state's total."""
+    """One FSM's mailbox and how much of what it took was already added to a state's total."""
 
-    __slots__ = ("cls", "counter", "flushed", "fsm", "state")
+    __slots__ = ("cls", "flushed", "fsm", "mailbox", "state")
 
-    def __init__(self, fsm: Any, counter: itertools.count[int]) -> None:
+    def __init__(self, fsm: Any, mailbox: CountingMailbox) -> None:
         self.fsm = weakref.ref(fsm)
         self.cls = type(fsm).__name__
-        self.counter = counter
+        self.mailbox = mailbox
         self.flushed = 0
         self.state: Any = None
 
@@ -126,24 +163,21 @@ class Metrics:
 
     # ------------------------------------------------------------ the sink
 
-    def counting(self, fsm: Any, observe: Observe | None) -> Observe:
-        """Count ``fsm``'s events: C-level ``next`` on a counter when nothing else observes."""
-        counter = itertools.count()
-        record = _EventCount(fsm, counter)
+    def mailbox(self) -> CountingMailbox:
+        """A counting mailbox for a new FSM."""
+        return CountingMailbox()
+
+    def constructed(self, fsm: Any) -> None:
+        """Follow ``fsm``'s message count (if its mailbox counts: built after ``enable()``)."""
+        mailbox = fsm.actor_inbox
+        if not isinstance(mailbox, CountingMailbox):
+            return
+        record = _EventCount(fsm, mailbox)
         with self._lock:
             previous = self._counts.get(id(fsm))
             if previous is not None:
                 self._retired.append(previous)
             self._counts[id(fsm)] = record
-        tick = functools.partial(next, counter)
-        if observe is None:
-            return tick
-
-        def observe_and_count(entry: tuple[Any, Any, Any, float]) -> None:
-            observe(entry)
-            tick(entry)
-
-        return observe_and_count
 
     def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
         """Count the change, observe the stay, and add the events handled in ``old_state``."""
@@ -210,9 +244,9 @@ class Metrics:
 
     def _flush(self, record: _EventCount, state: Any) -> None:
         """Move ``record``'s new events to ``state``'s total (lock held)."""
-        counted = _counted(record.counter)
+        counted = record.mailbox.taken()
         delta = counted - record.flushed
-        if delta:
+        if delta > 0:
             record.flushed = counted
             key = (record.cls, state_label(state))
             self.events_handled[key] = self.events_handled.get(key, 0) + delta

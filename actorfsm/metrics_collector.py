@@ -56,14 +56,14 @@ class RuntimeCollector(Collector):
         deepest: dict[str, int] = {}
         stuck: Counter[str] = Counter()
         timers: Counter[str] = Counter()
-        labels: dict[Any, str] = {}
+        labels: dict[int, tuple[Any, str]] = {}
         for fsm in fsms:
             cls = type(fsm).__name__
             state = fsm.state_name
-            try:
-                label = labels[state]
-            except (KeyError, TypeError):
-                label = labels.setdefault(state, state_label(state))
+            known = labels.get(id(state))  # by id: an enum member hashes through Python code
+            if known is None or known[0] is not state:
+                known = labels[id(state)] = (state, state_label(state))
+            label = known[1]
             in_state[cls, label] += 1
             queued = census.mailbox_depth(fsm)
             depth[cls] += queued

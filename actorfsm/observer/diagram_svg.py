@@ -25,6 +25,8 @@ GAP = 40
 BOX_HEIGHT = 34
 CHAR_WIDTH = 8
 MARGIN = 30
+DETOUR = 50
+"""How far right of the boxes a transition that skips rows bends (it must not cross them)."""
 
 
 @dataclass
@@ -88,8 +90,9 @@ def render(mermaid: str, current: str | None = None) -> str:
     width = {state: max(70, CHAR_WIDTH * len(label[state]) + 24) for state in chart.states}
     rows = _rows(chart)
     row_widths = [sum(width[s] for s in row) + GAP * (len(row) - 1) for row in rows]
-    total_width = max(row_widths, default=100) + 2 * MARGIN + 60
+    total_width = max(row_widths, default=100) + 2 * MARGIN + 2 * DETOUR
     centre: dict[str, tuple[float, float]] = {}
+    row_of = {state: index for index, row in enumerate(rows) for state in row}
     for index, row in enumerate(rows):
         x = (total_width - row_widths[index]) / 2
         y = MARGIN + 30 + index * ROW + BOX_HEIGHT / 2
@@ -114,7 +117,10 @@ def render(mermaid: str, current: str | None = None) -> str:
             'stroke="#4a5568" stroke-width="1.5" marker-end="url(#arrow)"/>'
         )
     for source, target, count in chart.edges:
-        parts.append(_edge(centre[source], centre[target], width[source], count))
+        if abs(row_of[source] - row_of[target]) > 1:
+            parts.append(_detour(centre, width, source, target, count))
+        else:
+            parts.append(_edge(centre[source], centre[target], width[source], count))
     for state in chart.states:
         x, y = centre[state]
         active = label[state] == current
@@ -151,6 +157,24 @@ def _edge(start: tuple[float, float], end: tuple[float, float], box: float, coun
     path = f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}"
     mid_x, mid_y = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
     return _arrow(path, mid_x, mid_y, count)
+
+
+def _detour(
+    centre: dict[str, tuple[float, float]],
+    width: dict[str, int],
+    source: str,
+    target: str,
+    count: int,
+) -> str:
+    """A transition that skips rows: out of the source's right side, around, into the target's."""
+    (x1, y1), (x2, y2) = centre[source], centre[target]
+    sx, tx = x1 + width[source] / 2, x2 + width[target] / 2
+    rows_between = [
+        x + width[s] / 2 for s, (x, y) in centre.items() if min(y1, y2) < y < max(y1, y2)
+    ]
+    side = max([sx, tx, *rows_between]) + DETOUR
+    path = f"M{sx:.1f},{y1:.1f} C{side:.1f},{y1:.1f} {side:.1f},{y2:.1f} {tx + 2:.1f},{y2:.1f}"
+    return _arrow(path, 0.25 * (sx + tx) + 0.75 * side - 6, (y1 + y2) / 2, count)
 
 
 def _arrow(path: str, label_x: float, label_y: float, count: int) -> str:

@@ -34,22 +34,7 @@ def fsm_page(
     """
     size = max(1, min(size, MAX_PAGE_SIZE))
     filters = _filters(query)
-    if filters:
-        verdicts: dict[tuple[type, Any], list[str] | bool] = {}
-        matched = []
-        _NAMES.prune(len(fsms))
-        for fsm in fsms:
-            key = (fsm.__class__, fsm._state)
-            try:
-                verdict = verdicts[key]
-            except KeyError:
-                verdict = verdicts[key] = _verdict(filters, key[0].__name__, key[1])
-            except TypeError:  # an unhashable state: judged each time
-                verdict = _verdict(filters, key[0].__name__, key[1])
-            if verdict is True or (verdict and _names_match(verdict, fsm)):
-                matched.append(fsm)
-    else:
-        matched = fsms
+    matched = _matching(fsms, filters) if filters else fsms
     pages = max(1, -(-len(matched) // size))
     page = max(0, min(page, pages - 1))
     rows = [
@@ -74,6 +59,39 @@ def _filters(query: str) -> list[tuple[str, str]]:
     return filters
 
 
+def _matching(fsms: list[FSM[Any, Any]], filters: list[tuple[str, str]]) -> list[FSM[Any, Any]]:
+    """The FSMs that match every filter, judging each (class, state) pair once.
+
+    Verdicts are keyed by the state's ``id`` (an enum member hashes through
+    Python code) and checked by identity, so a state object that died and
+    whose id was reused is judged afresh.
+    """
+    verdicts: dict[tuple[type, int], tuple[Any, list[str] | bool]] = {}
+    _NAMES.prune(len(fsms))
+    names = _NAMES.names
+    matched: list[FSM[Any, Any]] = []
+    append = matched.append
+    for fsm in fsms:
+        state = fsm._state
+        key = (fsm.__class__, id(state))
+        known = verdicts.get(key)
+        if known is None or known[0] is not state:
+            known = verdicts[key] = (state, _verdict(filters, key[0].__name__, state))
+        verdict = known[1]
+        if verdict is True:
+            append(fsm)
+        elif verdict:
+            name = names.get(fsm.actor_urn)
+            if name is None:
+                name = _NAMES.add(fsm)
+            for word in verdict:
+                if word not in name:
+                    break
+            else:
+                append(fsm)
+    return matched
+
+
 def _verdict(filters: list[tuple[str, str]], cls: str, state: Any) -> list[str] | bool:
     """Whether FSMs of this class and state match: yes, no, or if their names hold these words."""
     label = state_label(state).lower()
@@ -90,11 +108,6 @@ def _verdict(filters: list[tuple[str, str]], cls: str, state: Any) -> list[str] 
     return names or True
 
 
-def _names_match(words: list[str], fsm: FSM[Any, Any]) -> bool:
-    name = _NAMES.lowered(fsm)
-    return all(word in name for word in words)
-
-
 class _LoweredNames:
     """FSM names in lower case by actor urn: a name never changes, so searches reuse them.
 
@@ -103,18 +116,15 @@ class _LoweredNames:
     """
 
     def __init__(self) -> None:
-        self._names: dict[str, str] = {}
+        self.names: dict[str, str] = {}
 
-    def lowered(self, fsm: FSM[Any, Any]) -> str:
-        urn = fsm.actor_urn
-        name = self._names.get(urn)
-        if name is None:
-            name = self._names[urn] = census.fsm_name(fsm).lower()
+    def add(self, fsm: FSM[Any, Any]) -> str:
+        name = self.names[fsm.actor_urn] = census.fsm_name(fsm).lower()
         return name
 
     def prune(self, running: int) -> None:
-        if len(self._names) > 2 * running + 1000:
-            self._names = {}
+        if len(self.names) > 2 * running + 1000:
+            self.names = {}
 
 
 _NAMES = _LoweredNames()

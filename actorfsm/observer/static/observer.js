@@ -75,7 +75,7 @@ function scheduleList() {
 
 // ----------------------------------------------------------------- trees
 
-function renderTree(tree) {
+function renderTree(tree, nested) {
   const items = tree.children.map((child) => {
     const facts = [`restarts ${child.restarts}`, `errors ${child.errors}`,
       `in state ${seconds(child.in_state_for)}`];
@@ -96,12 +96,12 @@ function renderTree(tree) {
       ...child.alerts.map((alert) => el("span", { class: "badge alert" }, alert)), " ", restart,
       el("div", { class: "child-facts" }, facts.join(" · ")),
       child.last_failure ? el("div", { class: "child-facts" }, `last failure: ${child.last_failure}`) : null,
-      child.tree ? renderTree(child.tree) : null);
+      child.tree ? renderTree(child.tree, true) : null);
   });
-  return el("div", { class: "tree" },
-    el("div", { class: "sup" }, `${tree.name} `, el("span", { class: "muted" },
-      `${tree.class} · ${tree.state}`)),
-    el("ul", {}, ...items));
+  const header = nested ? null : el("div", { class: "sup" }, `${tree.name} `,
+    el("span", { class: "muted" }, `${tree.class} · ${tree.state}`));
+  const list = el("ul", {}, ...items);
+  return nested ? list : el("div", { class: "tree" }, header, list);
 }
 
 function renderTrees(trees) {
@@ -112,7 +112,7 @@ function renderTrees(trees) {
     return;
   }
   box.className = "";
-  box.replaceChildren(...trees.map(renderTree));
+  box.replaceChildren(...trees.map((tree) => renderTree(tree, false)));
 }
 
 // ---------------------------------------------------------------- detail
