@@ -174,7 +174,7 @@ def _detour(
     ]
     side = max([sx, tx, *rows_between]) + DETOUR
     path = f"M{sx:.1f},{y1:.1f} C{side:.1f},{y1:.1f} {side:.1f},{y2:.1f} {tx + 2:.1f},{y2:.1f}"
-    return _arrow(path, 0.25 * (sx + tx) + 0.75 * side - 6, (y1 + y2) / 2, count)
+    return _arrow(path, 0.125 * (sx + tx) + 0.75 * side, (y1 + y2) / 2, count)
 
 
 def _arrow(path: str, label_x: float, label_y: float, count: int) -> str:

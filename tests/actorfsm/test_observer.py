@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -268,3 +271,27 @@ def test_the_diagram_reads_mermaid_with_aliases_and_self_loops() -> None:
     svg = render(text, current="two words")
     assert ">two words<" in svg and ">12<" in svg and "<circle" in svg
     assert 'data-state="two words"' in svg.split('class="state current"')[1][:40]
+
+
+def test_python_m_actorfsm_observer_serves_a_demo_system() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "actorfsm.observer", "--pool", "5", "--seconds", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split()[1]
+        assert line.startswith("observer: http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/trees", timeout=5) as response:
+            (tree,) = json.loads(response.read())
+        assert [child["name"] for child in tree["children"]] == ["service", "flaky", "pollers"]
+        with urllib.request.urlopen(url + "api/fsms?q=Counter", timeout=5) as response:
+            assert json.loads(response.read())["matched"] == 5
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
