@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.registry import Collector
 from pykka._envelope import Envelope
 
 from actorfsm import metric_hooks
 from actorfsm.mailbox import Mailbox, RejectFn
 from actorfsm.rendering import state_label
 
-__all__ = ["Metrics", "current", "disable", "enable"]
+__all__ = ["CountingMailbox", "Metrics", "current", "disable", "enable"]
+
+C = TypeVar("C", bound=Collector)
 
 TIME_IN_STATE_BUCKETS = (0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 300.0, 600.0, 3600.0, float("inf"))
 LATENESS_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, float("inf"))
@@ -96,70 +99,77 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self.registered: list[Collector] = []
+        """What :func:`disable` unregisters."""
         self._lock = threading.Lock()
         self._counts: dict[int, _EventCount] = {}
         self._retired: list[_EventCount] = []
         self.events_handled: dict[tuple[str, str], int] = {}
         """Totals per (class, state) flushed so far; read by the collector."""
-        self.transitions = Counter(
+        self.transitions = self._counter(
             "actorfsm_transitions",
             "State changes, per FSM class and (from, to) state.",
             ["fsm_class", "from_state", "to_state"],
-            registry=registry,
         )
-        self.time_in_state = Histogram(
-            "actorfsm_time_in_state_seconds",
-            "How long an FSM stayed in a state, observed as it leaves it.",
-            ["fsm_class", "state"],
-            buckets=TIME_IN_STATE_BUCKETS,
-            registry=registry,
+        self.time_in_state = self._registered(
+            Histogram(
+                "actorfsm_time_in_state_seconds",
+                "How long an FSM stayed in a state, observed as it leaves it.",
+                ["fsm_class", "state"],
+                buckets=TIME_IN_STATE_BUCKETS,
+                registry=None,
+            )
         )
-        self.unhandled_events = Counter(
+        self.unhandled_events = self._counter(
             "actorfsm_unhandled_events",
             "Events no handler of the current state took.",
             ["fsm_class", "state"],
-            registry=registry,
         )
-        self.failures = Counter(
+        self.failures = self._counter(
             "actorfsm_failures",
             "Handler, hook and start-up failures, per exception type.",
             ["fsm_class", "state", "exception"],
-            registry=registry,
         )
-        self.postponed_events = Counter(
+        self.postponed_events = self._counter(
             "actorfsm_postponed_events",
             "Events postponed to the next state change.",
             ["fsm_class", "state"],
-            registry=registry,
         )
-        self.restarts = Counter(
+        self.restarts = self._counter(
             "actorfsm_child_restarts",
             "Restarts of a supervised child.",
             ["supervisor_class", "child"],
-            registry=registry,
         )
-        self.give_ups = Counter(
+        self.give_ups = self._counter(
             "actorfsm_supervisor_give_ups",
             "Supervisors that gave up (restart limit exceeded or failure escalated).",
             ["supervisor_class"],
-            registry=registry,
         )
-        self.dead_letters_total = Counter(
+        self.dead_letters_total = self._counter(
             "actorfsm_dead_letters",
             "Tells dropped because their child was stopped for good.",
             ["fsm_class", "child"],
-            registry=registry,
         )
-        self.scheduler_lateness = Histogram(
-            "actorfsm_scheduler_lateness_seconds",
-            "How late the scheduler fired timers (sampled per batch).",
-            buckets=LATENESS_BUCKETS,
-            registry=registry,
+        self.scheduler_lateness = self._registered(
+            Histogram(
+                "actorfsm_scheduler_lateness_seconds",
+                "How late the scheduler fired timers (sampled per batch).",
+                buckets=LATENESS_BUCKETS,
+                registry=None,
+            )
         )
         from actorfsm.metrics_collector import RuntimeCollector  # noqa: PLC0415 (a cycle)
 
-        self.collector = RuntimeCollector(self)
-        registry.register(self.collector)
+        self.collector = self._registered(RuntimeCollector(self))
+
+    def _registered(self, collector: C) -> C:
+        """Register ``collector`` and remember it for :func:`disable`."""
+        self.registry.register(collector)
+        self.registered.append(collector)
+        return collector
+
+    def _counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
+        return self._registered(Counter(name, documentation, labels, registry=None))
 
     # ------------------------------------------------------------ the sink
 
@@ -274,20 +284,8 @@ def disable() -> None:
     installed = metric_hooks.sink
     metric_hooks.sink = None
     if isinstance(installed, Metrics):
-        registry = installed.registry
-        for collector in (
-            installed.collector,
-            installed.transitions,
-            installed.time_in_state,
-            installed.unhandled_events,
-            installed.failures,
-            installed.postponed_events,
-            installed.restarts,
-            installed.give_ups,
-            installed.dead_letters_total,
-            installed.scheduler_lateness,
-        ):
-            registry.unregister(collector)
+        for collector in installed.registered:
+            installed.registry.unregister(collector)
 
 
 def current() -> Metrics | None:

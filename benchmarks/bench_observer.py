@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import gc
 import json
 import statistics
+import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -32,8 +35,16 @@ import actorfsm
 from actorfsm import FSM, LoggingFSM, census, metrics, stay
 from actorfsm.observer import serve
 from benchmarks import bench_engine
+from benchmarks.bench_debugging import messages_per_drain
 from benchmarks.bench_engine import Get, Inc, S, counter_class, drain
-from benchmarks.harness import load_engine_at, print_machine, print_ratio, side_by_side
+from benchmarks.harness import (
+    has_callgrind,
+    instructions_per_item,
+    load_engine_at,
+    print_machine,
+    print_ratio,
+    side_by_side,
+)
 
 BEFORE_REV = "d63631e"  # the engine before the metric hooks
 PAIRS = 61
@@ -106,8 +117,7 @@ def compare(
 
 def throughput() -> None:
     print(f"   drains of {MESSAGES} messages, median of {PAIRS} adjacent pairs")
-    default, bench_engine.N = bench_engine.N, MESSAGES
-    try:
+    with messages_per_drain(MESSAGES):
         compare(
             "FSM metrics on / off",
             ">= 0.95",
@@ -137,8 +147,6 @@ def throughput() -> None:
             lambda: drain(FSMCounter),
             lambda: drain(before_counter),
         )
-    finally:
-        bench_engine.N = default
 
 
 class Phase(enum.Enum):
@@ -193,11 +201,68 @@ def pages() -> None:
             ActorRegistry.unregister(job.actor_ref)
 
 
+COUNTED = (2_000, 12_000)  # messages per run under callgrind: the difference is compared
+INSTRUCTION_COMPARISONS = (
+    ("drain, FSM metrics on / off", "on", "off", "drain"),
+    ("tells and drain, FSM metrics on / off", "on", "off", "send"),
+    (f"drain, metrics off / engine at {BEFORE_REV}", "off", "before", "drain"),
+)
+"""Label, subject side, reference side, what is run (names known to :func:`run_side`)."""
+
+
+def run_side(side: str, how: str, messages: int) -> None:
+    """Run one side once in a thread of its own (callgrind counts only non-main threads)."""
+    if side == "before":
+        before = load_engine_at(BEFORE_REV)
+        assert before is not None, "needs the git history"
+        actor_class = counter_class(before)
+    else:
+        actor_class = FSMCounter
+    measure = drain if how == "drain" else send_and_drain
+
+    def run() -> None:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(messages_per_drain(messages))
+            if side == "on":
+                stack.enter_context(metrics_on())
+            measure(actor_class)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def instructions() -> None:
+    if not has_callgrind():
+        print("   instructions: skipped, valgrind is not installed")
+        return
+    counted = COUNTED[1] - COUNTED[0]
+    print(
+        f"   instructions per message over {counted} messages (callgrind, all but the main thread)"
+    )
+    for label, subject, reference, how in INSTRUCTION_COMPARISONS:
+        subject_count = instructions_per_item(functools.partial(_command, subject, how), *COUNTED)
+        reference_count = instructions_per_item(
+            functools.partial(_command, reference, how), *COUNTED
+        )
+        print(f"   {label}: {subject_count:.0f} vs {reference_count:.0f} instructions/msg")
+        print_ratio(f"{label} (instructions per message)", reference_count / subject_count, "")
+
+
+def _command(side: str, how: str, messages: int) -> list[str]:
+    """The command that runs ``side`` once under callgrind."""
+    return [sys.executable, "-m", "benchmarks.bench_observer", side, how, str(messages)]
+
+
 def main() -> None:
     print_machine("metrics and observer: what they cost")
     throughput()
+    instructions()
     pages()
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4:
+        run_side(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
