@@ -203,7 +203,6 @@ def pages() -> None:
 
 COUNTED = (2_000, 12_000)  # messages per run under callgrind: the difference is compared
 INSTRUCTION_COMPARISONS = (
-    ("drain, FSM metrics on / off", "on", "off", "drain"),
     ("tells and drain, FSM metrics on / off", "on", "off", "send"),
     (f"drain, metrics off / engine at {BEFORE_REV}", "off", "before", "drain"),
 )

@@ -32,20 +32,30 @@ def serve(
 
     Read-only unless ``actions_token`` is given: then stopping an FSM and
     restarting a supervised child are allowed to requests carrying it. With
-    ``metrics`` (and ``prometheus_client`` installed), metrics are enabled on
-    ``registry`` (default: prometheus_client's) and served at ``/metrics``.
+    ``metrics`` (and ``prometheus_client`` installed), ``/metrics`` serves the
+    metrics already enabled, or enables them on ``registry`` (default:
+    prometheus_client's) until the server stops.
     """
     if not _is_loopback(host):
         log.warning("observer_not_on_loopback", host=host, actions=actions_token is not None)
-    chosen = None
-    if metrics:
-        try:
-            from actorfsm import metrics as metrics_module  # noqa: PLC0415 (optional extra)
-        except ImportError:
-            log.info("observer_metrics_unavailable", reason="pip install actorfsm[observer]")
-        else:
-            chosen = metrics_module.enable(registry).registry
-    return ObserverServer(host, port, actions_token, chosen)
+    if not metrics:
+        return ObserverServer(host, port, actions_token, None)
+    try:
+        from actorfsm import metrics as metrics_module  # noqa: PLC0415 (optional extra)
+    except ImportError:
+        log.info("observer_metrics_unavailable", reason="pip install actorfsm[observer]")
+        return ObserverServer(host, port, actions_token, None)
+    enabled_here = metrics_module.current() is None
+    chosen = metrics_module.enable(registry).registry
+    try:
+        server = ObserverServer(host, port, actions_token, chosen)
+    except BaseException:
+        if enabled_here:
+            metrics_module.disable()
+        raise
+    if enabled_here:
+        server.on_stop = metrics_module.disable
+    return server
 
 
 def _is_loopback(host: str) -> bool:

@@ -14,6 +14,7 @@ import hmac
 import json
 import threading
 import weakref
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -50,6 +51,8 @@ class ObserverServer:
             raise ValueError(msg)
         self.actions_token = actions_token
         self.registry = registry
+        self.on_stop: Callable[[], None] | None = None
+        """Called once the server has stopped (``serve`` turns off metrics it turned on)."""
         self.stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), _Handler, self)
         bound_host, bound_port = (str(part) for part in self._httpd.server_address[:2])
@@ -70,6 +73,8 @@ class ObserverServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
+        if self.on_stop is not None:
+            self.on_stop()
         log.info("observer_stopped", url=self.url)
 
     def __enter__(self) -> ObserverServer:

@@ -295,3 +295,18 @@ def test_python_m_actorfsm_observer_serves_a_demo_system() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_serve_turns_off_only_the_metrics_it_turned_on() -> None:
+    server = serve(registry=CollectorRegistry())
+    assert metrics.current() is not None
+    server.stop()
+    assert metrics.current() is None
+    mine = metrics.enable(CollectorRegistry())
+    try:
+        server = serve()
+        assert server.registry is mine.registry
+        server.stop()
+        assert metrics.current() is mine
+    finally:
+        metrics.disable()
