@@ -67,8 +67,7 @@ def _matching(fsms: list[FSM[Any, Any]], filters: list[tuple[str, str]]) -> list
     whose id was reused is judged afresh.
     """
     verdicts: dict[tuple[type, int], tuple[Any, list[str] | bool]] = {}
-    _NAMES.prune(len(fsms))
-    names = _NAMES.names
+    named: dict[str, set[str]] = {}  # per word: the urns of the FSMs whose names hold it
     matched: list[FSM[Any, Any]] = []
     append = matched.append
     for fsm in fsms:
@@ -81,11 +80,12 @@ def _matching(fsms: list[FSM[Any, Any]], filters: list[tuple[str, str]]) -> list
         if verdict is True:
             append(fsm)
         elif verdict:
-            name = names.get(fsm.actor_urn)
-            if name is None:
-                name = _NAMES.add(fsm)
+            urn = fsm.actor_urn
             for word in verdict:
-                if word not in name:
+                urns = named.get(word)
+                if urns is None:
+                    urns = named[word] = _NAMES.holding(word, fsms)
+                if urn not in urns:
                     break
             else:
                 append(fsm)
@@ -111,20 +111,24 @@ def _verdict(filters: list[tuple[str, str]], cls: str, state: Any) -> list[str] 
 class _LoweredNames:
     """FSM names in lower case by actor urn: a name never changes, so searches reuse them.
 
-    Pruned when it holds twice as many names as FSMs run, so stopped FSMs do
-    not accumulate.
+    A word is looked up in one pass over the names (a tight loop of substring
+    tests), not FSM by FSM. Rebuilt when it holds twice as many names as FSMs
+    run, so stopped FSMs do not accumulate.
     """
 
     def __init__(self) -> None:
-        self.names: dict[str, str] = {}
+        self._names: dict[str, str] = {}
 
-    def add(self, fsm: FSM[Any, Any]) -> str:
-        name = self.names[fsm.actor_urn] = census.fsm_name(fsm).lower()
-        return name
-
-    def prune(self, running: int) -> None:
-        if len(self.names) > 2 * running + 1000:
-            self.names = {}
+    def holding(self, word: str, fsms: list[FSM[Any, Any]]) -> set[str]:
+        """The urns of the FSMs among ``fsms`` (and recently stopped ones) named with ``word``."""
+        names = self._names
+        if len(names) > 2 * len(fsms) + 1000:
+            names = self._names = {}
+        for fsm in fsms:
+            urn = fsm.actor_urn
+            if urn not in names:
+                names[urn] = census.fsm_name(fsm).lower()
+        return {urn for urn, name in names.items() if word in name}
 
 
 _NAMES = _LoweredNames()
