@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pykka import ActorRegistry
 
-from actorfsm import scheduler
+from actorfsm import dispatch, scheduler
 from actorfsm.fsm import FSM
 from actorfsm.lifecycle import Lifecycle, LifecycleAlerts
 from actorfsm.supervision import Supervisor
@@ -178,7 +178,17 @@ def mailbox_depth(fsm: FSM[Any, Any]) -> int:
 
 def timers_armed(fsm: FSM[Any, Any]) -> int:
     """Named timers armed, plus one for an armed state timeout."""
-    return len(fsm._timers) + (fsm._state_timer.deadline is not None)
+    timers, state_timer = fsm._timers, fsm._state_timer
+    named = 0 if timers is None else len(timers)
+    return named + (state_timer is not None and state_timer.deadline is not None)
+
+
+def running_thread(fsm: FSM[Any, Any]) -> int | None:
+    """The ident of the thread handling ``fsm``'s messages now (``None``: none)."""
+    for runner in dispatch.runners():
+        if runner.current is fsm:
+            return runner.ident
+    return None
 
 
 def is_stuck(fsm: FSM[Any, Any]) -> bool:

@@ -36,13 +36,14 @@ from typing import Any, Literal, cast, overload
 
 import structlog
 from pykka import ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
-from pykka._envelope import Envelope
 
 from actorfsm import death_watch
 from actorfsm import metric_hooks as _metrics
 from actorfsm.death_watch import Watch
+from actorfsm.dispatch import ManagedFuture
 from actorfsm.mailbox import Mailbox
 from actorfsm.messages import Failure
+from actorfsm.pykka_seam import Envelope
 
 log = structlog.get_logger("actorfsm.supervision")
 
@@ -140,7 +141,7 @@ class ChildRef:
         An ask waiting for a restarting child is answered by the new
         incarnation; one that can never be delivered fails with ``ActorDeadError``.
         """
-        future: ThreadingFuture[Any] = ThreadingFuture()
+        future: ThreadingFuture[Any] = ManagedFuture()
         self._put(Envelope(message, reply_to=future))
         if block:
             return future.get(timeout=timeout)

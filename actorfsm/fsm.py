@@ -1,57 +1,77 @@
-"""The FSM engine: Akka's FSM semantics on a pykka ``ThreadingActor``.
+"""The FSM engine: Akka's FSM semantics on pykka actors that share worker threads.
 
-The engine owns pykka's actor loop and inbox (see :mod:`actorfsm.mailbox`):
-it drains its deque without a lock per message, dispatches internal messages
+An FSM is a pykka actor without a thread of its own: its mailbox is run by a
+dispatcher (:mod:`actorfsm.dispatch`) a turn of a few messages at a time. The
+engine reads its deque without a lock per message, serves internal messages
 (timers, state timeouts, subscriptions, death watch, pykka's stop and proxy
-calls) through one dict lookup, and hands every other message to the current
-state's handlers as an :class:`~actorfsm.messages.Event`. Handlers return a
-description (:mod:`actorfsm.dsl`); :meth:`FSM._apply` is the one place that
-changes state, data and timeouts.
+calls; :mod:`actorfsm.system_messages`) through one dict lookup, and hands
+every other message to the current state's handlers as an
+:class:`~actorfsm.messages.Event`.
+
+The transition algorithm, for one event ``e`` found in state ``S`` with data ``d``:
+
+1. The pending state timeout is cancelled (a queued ``StateTimeout`` of the old
+   generation is dropped when it arrives).
+2. The event is stamped (stuck-handler detection, ``inspect``) and recorded in
+   the rolling log with ``(S, d, e, time)``.
+3. ``S``'s handlers are called in declaration order with ``Event(e, d)``; the
+   first result that is not ``None`` wins. If all return ``None``, the
+   ``when_unhandled`` handler is tried; if it too returns ``None`` (or there
+   is none), ``unhandled_event`` is logged and the result is ``stay()``.
+4. The result must be a description (:mod:`actorfsm.dsl`); anything else fails
+   the FSM with a ``TypeError`` naming the handler.
+5. ``stop(reason)``: data is replaced if ``.using`` was given, then the FSM
+   stops (:mod:`actorfsm.stopping`): timers cancelled, ``on_termination``, the
+   asker answered, watchers told.
+6. ``.postponing()``: the event (with its asker) is kept for after the next
+   state change.
+7. A target state other than ``S``: ``on_transition`` handlers run with
+   ``next_state_data`` set, then the state and data change, per-state
+   counters move, subscribers get ``Transition``, and postponed events go to
+   the front of the mailbox in the order they were postponed. A target equal
+   to ``S`` (``stay()``, ``goto(S)``) only replaces the data.
+8. The state timeout is armed: ``.for_max(t)`` if given (``None`` or ``inf``:
+   none this time), else the target state's default.
+9. The asker, if the event came by ``ask``, is answered with the ``.replying``
+   value or ``None`` (after the transition handlers, so a failing one is what
+   it learns).
+A handler or hook that raises ends the FSM with ``Failure`` (or, under a
+supervisor that says ``RESUME``, drops the event and keeps state and data).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import pykka
-import structlog
-from pykka import ActorDeadError, ActorRegistry
-from pykka._envelope import Envelope
-from pykka._introspection import get_attr_directly
-from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
 
-from actorfsm import death_watch, stuck
+from actorfsm import dispatch, pykka_seam, stuck
 from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.listeners import Listeners
-from actorfsm.mailbox import Mailbox, reject_envelope
-from actorfsm.messages import Event, Failure, Normal, Reason, Shutdown, StateTimeout, StopEvent
+from actorfsm.mailbox import Mailbox
+from actorfsm.messages import Event
+from actorfsm.pykka_seam import Envelope
+from actorfsm.ref import FSMRef, StoppedFlag
 from actorfsm.rendering import safe_repr
-from actorfsm.scheduler import NamedTimer, Settle, StateTimeoutFired, StateTimer
-from actorfsm.subscribers import (
-    CurrentState,
-    SubscribeTransitionCallBack,
-    Transition,
-    UnsubscribeTransitionCallBack,
-)
+from actorfsm.stopping import Stopping, SupervisionHooks, log
+from actorfsm.subscribers import Transition
+from actorfsm.system_messages import SYSTEM_MESSAGES, SystemMessages
+from actorfsm.timers import NamedTimer, StateTimer
 
 S = TypeVar("S", bound=Hashable)
 D = TypeVar("D")
 
 Handler = Callable[[Event], NextState | None]
 TransitionHandler = Callable[[Any, Any], object]
-TerminationHandler = Callable[[StopEvent], object]
 
-log = structlog.get_logger("actorfsm")
-
-_STATE_TIMEOUT = StateTimeout()
 _STAY_KIND = Kind.STAY
 _monotonic = time.monotonic
 # Building an Event through its slot descriptors skips the frozen dataclass
@@ -60,22 +80,8 @@ _new_object = object.__new__
 _set_event = Event.__dict__["event"].__set__
 _set_data = Event.__dict__["data"].__set__
 
-
-class SupervisionHooks(Protocol):
-    """How a supervisor takes part in a child FSM's failures (see :func:`supervised`).
-
-    All three are called in the child's own thread.
-    """
-
-    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
-        """Decide on a handler failure: ``True`` keeps the FSM running (the event is dropped)."""
-
-    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
-        """Take the failure report (``True``: handled, the child does not log it itself)."""
-
-    def forward(self, envelope: Envelope[Any]) -> None:
-        """Take a message that reached the stopped child, in arrival order."""
-
+MIN_TIMER_INTERVAL = 0.001
+"""Repeating timers fire at most this often (seconds): a shorter period would spin a core."""
 
 _construction = threading.local()
 
@@ -85,7 +91,7 @@ def supervised(hooks: SupervisionHooks) -> Iterator[None]:
     """Attach ``hooks`` to every FSM constructed in this thread inside the ``with`` block.
 
     A supervisor starts its children this way, so the hooks are in place
-    before the child's thread runs.
+    before the child handles anything.
     """
     previous = getattr(_construction, "hooks", None)
     _construction.hooks = hooks
@@ -99,13 +105,48 @@ class FSMError(Exception):
     """An FSM was used against its contract (unknown state, bad handler result)."""
 
 
-class FSM(pykka.ThreadingActor, Generic[S, D]):
+class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
     """A finite-state-machine actor: declare states with :meth:`when`, start it as any pykka actor.
 
     ``__init__`` declares the machine (``start_with``, ``when``, ``on_transition``
     ...); ``start()`` enters the initial state (its timers are armed when it
-    returns) and runs ``on_start`` and the handlers on the actor's own thread.
+    returns) and runs ``on_start`` and the handlers on the FSM's dispatcher.
     """
+
+    # The engine's fields live in slots: a million idle FSMs is the target, and
+    # an instance dict with this many keys would cost more than the rest.
+    __slots__ = (
+        "_busy_since",
+        "_current_handlers",
+        "_current_msg",
+        "_current_timeout",
+        "_data",
+        "_entered_at",
+        "_handlers",
+        "_initial",
+        "_log",
+        "_next_data",
+        "_observe",
+        "_postponed",
+        "_start_error",
+        "_started",
+        "_state",
+        "_state_entries",
+        "_state_time",
+        "_state_timer",
+        "_stuck_since",
+        "_subscribers",
+        "_supervision",
+        "_terminated",
+        "_termination_handler",
+        "_timeouts",
+        "_timers",
+        "_trace",
+        "_transition_counts",
+        "_transition_handlers",
+        "_unhandled",
+        "_watchers",
+    )
 
     debug_events: ClassVar[bool] = False
     """Trace every event, timer and transition at debug level (or set ``ACTORFSM_DEBUG=1``)."""
@@ -116,6 +157,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
     handler_warn_after: ClassVar[float | None] = 1.0
     """Report a handler still running after this many seconds; ``None`` turns it off."""
 
+    dispatcher: ClassVar[str] = dispatch.DEFAULT
+    """Where instances run: ``"default"`` (the shared pool), a pool's name, or ``"pinned"``."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         limit = cls.handler_warn_after
@@ -124,52 +168,63 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         ):
             msg = f"{cls.__name__}.handler_warn_after must be seconds > 0 or None, got {limit!r}"
             raise ValueError(msg)
+        if not isinstance(cls.dispatcher, str):
+            msg = f"{cls.__name__}.dispatcher must be a dispatcher's name, got {cls.dispatcher!r}"
+            raise TypeError(msg)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._handlers: dict[Any, list[Handler]] = {}
-        self._handler_tuples: dict[Any, tuple[Handler, ...]] = {}  # what _enter installs
-        self._timeouts: dict[Any, float | None] = {}
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+        """Create the FSM's identity, mailbox and ref; subclasses then declare the machine.
+
+        Runs in the caller's thread; nothing is handled until ``start()``.
+        """
+        self.actor_urn = uuid.uuid4().urn
+        inbox_class = Mailbox if _metrics.sink is None else _metrics.sink.mailbox_class  # hook
+        self.actor_inbox = inbox_class(self, dispatch.for_fsm(self.dispatcher, type(self).__name__))
+        self.actor_stopped = StoppedFlag()
+        self._actor_ref = FSMRef(self)
+        self._handlers: dict[Any, tuple[Handler, ...]] = {}
+        self._timeouts: dict[Any, float | None] | None = None
         self._unhandled: Handler | None = None
-        self._transition_handlers: list[TransitionHandler] = []
-        self._termination_handler: TerminationHandler | None = None
+        self._transition_handlers: tuple[TransitionHandler, ...] = ()
+        self._termination_handler: Callable[[Any], object] | None = None
         self._initial: tuple[Any, Any, float | Unset | None] | None = None
-
         self._state: Any = None
         self._data: Any = None
         self._next_data: Any = UNSET
         self._current_handlers: tuple[Handler, ...] = ()
         self._current_timeout: float | None = None
-        self._state_timer = StateTimer(self.actor_inbox)
-        self._timers: dict[Hashable, NamedTimer] = {}
-        self._subscribers = Listeners()
-        self._watchers = Listeners()
-        self._postponed: list[Envelope[Any]] = []
-
+        # Made on first use: most FSMs never need some of them.
+        self._state_timer: StateTimer | None = None
+        self._timers: dict[Hashable, NamedTimer] | None = None
+        self._subscribers: Listeners | None = None
+        self._watchers: Listeners | None = None
+        self._postponed: list[Envelope[Any]] | None = None
+        self._state_entries: dict[Any, int] | None = None
+        self._state_time: dict[Any, float] | None = None
+        self._transition_counts: dict[tuple[Any, Any], int] | None = None
         self._started = False
-        self._start_error: FSMError | None = None  # a bad initial state, raised on the thread
-        self._running = False
+        self._start_error: FSMError | None = None
         self._terminated = False
-
-        # What the event in progress is and since when (for stuck-handler
-        # detection and introspection): the hot path's only bookkeeping.
+        # What the event in progress is and since when (stuck-handler detection
+        # and introspection): the hot path's only bookkeeping.
         self._current_msg: Any = None
         self._busy_since: float | None = None
-        self._stuck_since: float | None = None  # set by the stuck-handler watcher
-        self._thread_ident: int | None = None
-
-        # Metrics: per-state entries and time, observed transitions.
+        self._stuck_since: float | None = None
         self._entered_at = 0.0
-        self._state_entries: dict[Any, int] = {}
-        self._state_time: dict[Any, float] = {}
-        self._transition_counts: dict[tuple[Any, Any], int] = {}
-
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
-        self._observe: Callable[[tuple[Any, Any, Any, float]], None] | None = self._observer()
+        self._observe = self._observer()
+        self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
         if _metrics.sink is not None:  # metrics hook
             _metrics.sink.constructed(self)
-        self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Self]:
+        """Create the FSM, register it, enter its initial state and schedule it; return its ref."""
+        fsm = cls(*args, **kwargs)
+        pykka_seam.register(fsm._actor_ref)
+        fsm._start_actor_loop()
+        return fsm._actor_ref
 
     # ------------------------------------------------------------------ DSL
 
@@ -193,17 +248,21 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if not callable(handler):
             msg = f"when({state!r}) handler must be callable, got {handler!r}"
             raise TypeError(msg)
-        self._handlers.setdefault(state, []).append(handler)
-        self._handler_tuples[state] = tuple(self._handlers[state])
+        self._handlers[state] = (*self._handlers.get(state, ()), handler)
         if state_timeout is not UNSET:
-            self._timeouts[state] = to_optional_timeout(state_timeout, "state_timeout")
+            self._set_timeout(state, to_optional_timeout(state_timeout, "state_timeout"))
         self._refresh_current()
 
     def set_state_timeout(self, state: S, timeout: object) -> None:
         """Change ``state``'s default timeout (``None`` for none) from now on."""
         _check_hashable(state)
-        self._timeouts[state] = to_optional_timeout(timeout, "state timeout")
+        self._set_timeout(state, to_optional_timeout(timeout, "state timeout"))
         self._refresh_current()
+
+    def _set_timeout(self, state: Any, seconds: float | None) -> None:
+        if self._timeouts is None:
+            self._timeouts = {}
+        self._timeouts[state] = seconds
 
     def when_unhandled(self, handler: Handler) -> None:
         """Set the handler for events no ``when`` handler took (replaces the previous one)."""
@@ -211,9 +270,9 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def on_transition(self, handler: TransitionHandler) -> None:
         """Add ``handler(from_state, to_state)``, run on every real state change."""
-        self._transition_handlers.append(handler)
+        self._transition_handlers = (*self._transition_handlers, handler)
 
-    def on_termination(self, handler: TerminationHandler) -> None:
+    def on_termination(self, handler: Callable[[Any], object]) -> None:
         """Set ``handler(StopEvent)``, run once when the FSM stops (replaces the previous one)."""
         self._termination_handler = handler
 
@@ -232,7 +291,8 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def tell_subscribers(self, message: Any) -> None:
         """Tell every transition subscriber ``message``; dead ones are dropped with a warning."""
-        self._warn_dead(self._subscribers.tell_all(message))
+        if self._subscribers is not None:
+            self._warn_dead(self._subscribers.tell_all(message))
 
     @property
     def state_name(self) -> S:
@@ -260,11 +320,11 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def start_timer_with_fixed_delay(self, name: Hashable, msg: Any, delay: object) -> None:
         """Send ``msg`` repeatedly, ``delay`` after each previous sending."""
-        self._start_timer(name, msg, _positive(delay, "timer delay"), NamedTimer.FIXED_DELAY)
+        self._start_timer(name, msg, _period(delay, "timer delay"), NamedTimer.FIXED_DELAY)
 
     def start_timer_at_fixed_rate(self, name: Hashable, msg: Any, interval: object) -> None:
         """Send ``msg`` every ``interval``, catching up if the scheduler fell behind."""
-        self._start_timer(name, msg, _positive(interval, "timer interval"), NamedTimer.FIXED_RATE)
+        self._start_timer(name, msg, _period(interval, "timer interval"), NamedTimer.FIXED_RATE)
 
     def set_timer(self, name: Hashable, msg: Any, interval: object, repeat: bool = False) -> None:
         """Akka's older API: a single timer, or a fixed-rate one when ``repeat``."""
@@ -275,7 +335,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def cancel_timer(self, name: Hashable) -> None:
         """Cancel the timer ``name``; its message is never processed after this returns."""
-        timer = self._timers.pop(name, None)
+        timer = None if self._timers is None else self._timers.pop(name, None)
         if timer is not None:
             timer.cancel()
             if self._trace:
@@ -283,48 +343,54 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
 
     def is_timer_active(self, name: Hashable) -> bool:
         """Whether the timer ``name`` is armed (a single timer is inactive once delivered)."""
-        return name in self._timers
+        return self._timers is not None and name in self._timers
 
     def is_state_timer_active(self) -> bool:
         """Whether a state timeout is armed."""
-        return self._state_timer.deadline is not None
+        return self._state_timer is not None and self._state_timer.deadline is not None
 
     def _start_timer(self, name: Hashable, msg: Any, interval: float, mode: int) -> None:
         self.cancel_timer(name)
         timer = NamedTimer(self.actor_inbox, name, msg, interval, mode)
+        if self._timers is None:
+            self._timers = {}
         self._timers[name] = timer
         if self._started:
             timer.start()
         if self._trace:
             log.debug("timer_set", actor=str(self), name=name, msg=safe_repr(msg), after=interval)
 
-    def _cancel_all_timers(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        self._state_timer.cancel()
+    def _arm_state_timeout(self, timeout: float | Unset | None) -> None:
+        if timeout is None or timeout is UNSET:
+            return
+        timer = self._state_timer
+        if timer is None:
+            timer = self._state_timer = StateTimer(self.actor_inbox)
+        timer.arm(timeout)
+        if self._trace:
+            log.debug("state_timeout_set", actor=str(self), after=timeout)
 
-    # ------------------------------------------------------------ the loop
-
-    @staticmethod
-    def _create_actor_inbox() -> Mailbox:
-        if _metrics.sink is not None:  # metrics hook: a mailbox that counts what it is given
-            return _metrics.sink.mailbox()
-        return Mailbox()
+    # ------------------------------------------------------------ starting
 
     def _start_actor_loop(self) -> None:
-        """Enter the initial state, then start the actor's thread.
+        """Enter the initial state on the caller's thread, then hand the FSM to its dispatcher.
 
         Entering arms the initial state timeout and the timers the constructor
-        started, here on the caller's thread: they are queued when ``start()``
-        returns, so a virtual clock advanced right after ``start()`` fires
-        them. A bad initial state fails the actor on its own thread.
+        started: they are queued when ``start()`` returns, so a virtual clock
+        advanced right after ``start()`` fires them. ``on_start`` (if the class
+        has one) runs first on the dispatcher; a bad initial state fails the
+        FSM there.
         """
         try:
             self._enter_initial()
         except FSMError as exc:
             self._start_error = exc
-        super()._start_actor_loop()
+        needs_run = self._start_error is not None or type(self).on_start is not _NO_ON_START
+        stuck.watcher.note_limit(self.handler_warn_after)
+        mailbox: Mailbox = self.actor_inbox
+        if needs_run:
+            mailbox.queue.appendleft(Envelope(START))
+        mailbox.open(run=needs_run)
 
     def _enter_initial(self) -> None:
         self._started = True
@@ -338,22 +404,13 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             raise FSMError(msg)
         self._refresh_current()
         self._entered_at = _monotonic()
-        self._state_entries[state] = 1
-        for timer in self._timers.values():
-            timer.start()
+        if self._timers is not None:
+            for timer in self._timers.values():
+                timer.start()
         self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
 
-    def _actor_loop(self) -> None:
-        """Run the actor: run ``on_start``, handle messages, then stop."""
-        if self._setup():
-            self._run()
-        self._teardown()
-
-    def _setup(self) -> bool:
-        self._running = True
-        self._thread_ident = threading.get_ident()
-        if self.handler_warn_after is not None:
-            stuck.watcher.register(self)
+    def _on_start_message(self, _envelope: Envelope[Any]) -> None:
+        """The first turn: run ``on_start`` (or fail for a bad initial state)."""
         try:
             if self._start_error is not None:
                 raise self._start_error
@@ -363,36 +420,18 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             self._busy_since = None
         except BaseException as exc:
             self._fail(exc, None, None, resumable=False)
-            return False
-        return True
 
-    def _run(self) -> None:
-        """Handle messages until the FSM stops.
+    # ------------------------------------------------------------ the loop
 
-        The loop tests one flag per message, ``_running``. Stopping clears it
-        for good; the stuck-handler watcher clears it when it reports a stuck
-        call, so that the return is reported here as soon as the call returns
-        and the hot path carries no check of its own for it.
-        """
-        while True:
-            self._handle_messages()
-            if self._stuck_since is not None:
-                stuck.watcher.returned(self, _monotonic())
-            if self._terminated:
-                return
-            self._running = True
-
-    def _handle_messages(self) -> None:
-        """Handle messages while ``_running``: the actor's loop."""
-        mailbox: Mailbox = self.actor_inbox  # type: ignore[assignment]
-        queue = mailbox.queue
+    def _run_slice(self, budget: int) -> None:
+        """Handle up to ``budget`` queued messages (one turn on a worker)."""
+        queue = self.actor_inbox.queue
         popleft = queue.popleft
-        system = _SYSTEM_MESSAGES
+        system = SYSTEM_MESSAGES
         handle = self._handle_event
-        while self._running:
-            if not queue:
-                mailbox.wait()
-                continue
+        for _ in range(budget):
+            if not queue or self._terminated:
+                return
             envelope = popleft()
             message = envelope.message
             internal = system.get(message.__class__)
@@ -409,7 +448,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         are handled inline and everything else goes to :meth:`_apply`.
         """
         timer = self._state_timer
-        if timer.deadline is not None:
+        if timer is not None and timer.deadline is not None:
             timer.deadline = None  # a queued timeout of this generation is now dropped
         self._current_msg = message
         self._busy_since = _monotonic()
@@ -435,7 +474,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                 if reply_to is not None:
                     reply_to.set(None)
                 if self._current_timeout is not None:
-                    timer.arm(self._current_timeout)
+                    self._arm_state_timeout(self._current_timeout)
             elif result.__class__ is NextState and result[0] is _STAY_KIND and not result[3][3]:
                 # A stay with modifiers (.using, .replying, .for_max): no transition.
                 if result[2] is not UNSET:
@@ -447,7 +486,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
                     log.debug("reply_dropped", actor=str(self), reply=safe_repr(mods[1]))
                 timeout = self._current_timeout if mods[0] is UNSET else mods[0]
                 if timeout is not None:
-                    timer.arm(timeout)
+                    self._arm_state_timeout(timeout)
             else:
                 self._apply(result, message, reply_to, handler)
         except BaseException as exc:
@@ -504,11 +543,7 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
             raise TypeError(msg)
         kind, target, data, (timeout, reply, reason, postpone) = result
         if kind is Kind.STOP:
-            if data is not UNSET:
-                self._data = data
-            if isinstance(reason, Failure) and not self.reports_own_failures:
-                self._report_failure(reason.cause, message)
-            self._terminate(reason or Normal(), reply_to, None if reply is UNSET else reply, None)
+            self._stop_as_told(data, reason, reply, message, reply_to)
             return
         old_state = self._state
         next_state = old_state if kind is Kind.STAY else target
@@ -519,8 +554,12 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if postpone:
             if _metrics.sink is not None:  # metrics hook
                 _metrics.sink.postponed(self)
+            if self._postponed is None:
+                self._postponed = []
             self._postponed.append(Envelope(message, reply_to))
             reply_to = None
+            if self._trace:
+                log.debug("event_postponed", actor=str(self), fsm_event=safe_repr(message))
         if next_state != old_state:
             self._next_data = new_data
             try:
@@ -543,7 +582,12 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         now = self._busy_since or _monotonic()  # the event's start: no second clock read
         if _metrics.sink is not None:  # metrics hook
             _metrics.sink.transition(self, old_state, next_state, now - self._entered_at)
-        self._state_time[old_state] = self._state_time.get(old_state, 0.0) + now - self._entered_at
+        if self._state_entries is None:  # the first transition: the initial entry counts
+            initial = {} if self._initial is None else {self._initial[0]: 1}
+            self._state_entries, self._state_time, self._transition_counts = initial, {}, {}
+        times = self._state_time
+        assert times is not None and self._transition_counts is not None
+        times[old_state] = times.get(old_state, 0.0) + now - self._entered_at
         self._state = next_state
         self._refresh_current()
         self._entered_at = now
@@ -557,241 +601,20 @@ class FSM(pykka.ThreadingActor, Generic[S, D]):
         if self._subscribers:
             self.tell_subscribers(Transition(self.actor_ref, old_state, next_state))
         if self._postponed:
-            postponed, self._postponed = self._postponed, []
-            self.actor_inbox.queue.extendleft(reversed(postponed))  # type: ignore[attr-defined]
+            postponed, self._postponed = self._postponed, None
+            self.actor_inbox.queue.extendleft(reversed(postponed))
 
     def _refresh_current(self) -> None:
         """Cache the current state's handlers and default timeout for the hot path."""
-        self._current_handlers = self._handler_tuples.get(self._state, ())
-        self._current_timeout = self._timeouts.get(self._state)
-
-    def _arm_state_timeout(self, timeout: float | Unset | None) -> None:
-        if timeout is None or timeout is UNSET:
-            return
-        self._state_timer.arm(timeout)
-        if self._trace:
-            log.debug("state_timeout_set", actor=str(self), after=timeout)
-
-    # ------------------------------------------------------------ stopping
-
-    def _fail(
-        self, exc: BaseException, message: Any, reply_to: Any, *, resumable: bool = True
-    ) -> None:
-        """A handler, hook or start-up raised: resume (if a supervisor says so) or stop."""
-        supervision = self._supervision
-        if (
-            resumable
-            and supervision is not None
-            and not self._terminated
-            and supervision.resume(self, exc)
-        ):
-            self._report_failure(exc, message)  # a resumed failure is reported once too
-            if reply_to is not None:
-                reply_to.set_exception((type(exc), exc, exc.__traceback__))
-            self._arm_state_timeout(self._current_timeout)
-            return
-        if not self._terminated:
-            self._report_failure(exc, message)
-        self._terminate(Failure(exc), reply_to, None, exc)
-
-    def _report_failure(self, cause: Any, message: Any) -> None:
-        """Report a failure once: to the supervisor if there is one, else as ``fsm_failed``.
-
-        ``cause`` is what failed the FSM: an exception, or whatever a handler
-        gave ``stop(Failure(cause))``. A supervisor reports a non-exception
-        cause itself when it sees the child's ``Terminated``.
-        """
-        if _metrics.sink is not None:  # metrics hook
-            _metrics.sink.failure(self, cause)
-        fields = {
-            "actor": str(self),
-            "state": safe_repr(self._state),
-            "data": safe_repr(self._data),
-            "fsm_event": safe_repr(message),
-            "log": self._rendered_log(),
-        }
-        supervision = self._supervision
-        is_exception = isinstance(cause, BaseException)
-        if supervision is not None and (
-            not is_exception or supervision.report(self, cause, fields)
-        ):
-            return
-        if is_exception:
-            log.error("fsm_failed", exc_info=(type(cause), cause, cause.__traceback__), **fields)
-        else:
-            log.error("fsm_failed", cause=safe_repr(cause), **fields)
-
-    def _create_log(self) -> Any:
-        """The rolling event log, or ``None`` when off (``LoggingFSM`` provides one)."""
-        return None
-
-    def _rendered_log(self) -> list[str]:
-        return [] if self._log is None else self._log.rendered()
-
-    def _terminate(
-        self, reason: Reason, reply_to: Any, reply: Any, exc: BaseException | None
-    ) -> None:
-        """Stop for ``reason``: cancel timers, run hooks once, answer the asker, tell watchers."""
-        if self._terminated:
-            return
-        self._terminated = True
-        self._running = False
-        self._cancel_all_timers()
-        stop_event = StopEvent(reason, self._state, self._data)
-        handler = self._termination_handler
-        if handler is not None:
-            self._run_hook("on_termination", handler, stop_event)
-        if isinstance(reason, Failure) and isinstance(reason.cause, BaseException):
-            cause = reason.cause
-            self._run_hook("on_failure", self.on_failure, type(cause), cause, cause.__traceback__)
-        else:
-            self._run_hook("on_stop", self.on_stop)
-        stuck.watcher.unregister(self)
-        if self._stuck_since is not None:  # a stuck handler or hook returned: the watcher is gone
-            stuck.watcher.returned(self, _monotonic())
-        ActorRegistry.unregister(self.actor_ref)
-        death_watch.record_final_reason(self.actor_ref, reason)
-        # Postponed events were received first, then the mailbox; under a
-        # supervisor both go, in that order, to the child's next incarnation.
-        postponed, self._postponed = self._postponed, []
-        for envelope in postponed:
-            self._reject(envelope)
-        self.actor_inbox.close(self._reject)  # type: ignore[attr-defined]
-        self.actor_stopped.set()
-        if reply_to is not None:
-            if exc is not None:
-                reply_to.set_exception((type(exc), exc, exc.__traceback__))
-            else:
-                reply_to.set(reply)
-        self._watchers.tell_all(death_watch.Terminated(self.actor_ref, reason))
-        self._watchers.clear()
-
-    def _run_hook(self, name: str, hook: Callable[..., object], *args: Any) -> None:
-        self._current_msg = f"<{name}>"
-        self._busy_since = _monotonic()
-        try:
-            hook(*args)
-        except Exception:
-            log.exception("hook_failed", hook=name, actor=str(self))
-        self._busy_since = None
-
-    def _reject(self, envelope: Envelope[Any]) -> None:
-        """Answer what reaches the mailbox after the FSM stopped (or hand it to a supervisor)."""
-        message = envelope.message
-        if isinstance(message, NamedTimer | StateTimeoutFired):
-            return  # this incarnation's timers died with it
-        if isinstance(message, death_watch.Watch) and message.watching:
-            death_watch.notify(
-                message.watcher, self.actor_ref, death_watch.final_reason(self.actor_ref)
-            )
-        elif isinstance(message, _ActorStop) and envelope.reply_to is not None:
-            envelope.reply_to.set(None)
-        elif isinstance(message, Settle):
-            message.future.set_result(None)
-        elif self._supervision is not None:
-            self._supervision.forward(envelope)
-        else:
-            reject_envelope(envelope)
-
-    def _teardown(self) -> None:
-        if not self._terminated:
-            self._terminate(Shutdown(), None, None, None)
-
-    # ----------------------------------------------------- internal messages
-
-    def _on_stop_request(self, envelope: Envelope[Any]) -> None:
-        self._terminate(Shutdown(), envelope.reply_to, None, None)
-
-    def _on_state_timeout(self, envelope: Envelope[Any]) -> None:
-        fired: StateTimeoutFired = envelope.message
-        timer = self._state_timer
-        if fired.gen == timer.gen and timer.deadline is not None:
-            self._handle_event(_STATE_TIMEOUT, None)
-
-    def _on_timer(self, timer: NamedTimer) -> None:
-        """A named timer fired (the timer is its own envelope)."""
-        if self._timers.get(timer.name) is not timer:
-            return  # cancelled or replaced after it fired
-        if timer.mode == NamedTimer.SINGLE:
-            del self._timers[timer.name]
-        self._handle_event(timer.payload, None)
-
-    def _on_proxy(self, envelope: Envelope[Any]) -> None:
-        """Serve a pykka proxy call or attribute access (not an FSM event)."""
-        message = envelope.message
-        self._current_msg = message
-        self._busy_since = _monotonic()
-        try:
-            if isinstance(message, ProxyCall):
-                callee = get_attr_directly(self, message.attr_path)
-                result = callee(*message.args, **message.kwargs)
-            elif isinstance(message, ProxyGetAttr):
-                result = get_attr_directly(self, message.attr_path)
-            else:
-                parent = get_attr_directly(self, message.attr_path[:-1])
-                setattr(parent, message.attr_path[-1], message.value)
-                result = None
-        except Exception as exc:
-            self._busy_since = None
-            if envelope.reply_to is not None:
-                envelope.reply_to.set_exception(sys.exc_info())
-            else:
-                self._fail(exc, message, None)
-            return
-        self._busy_since = None
-        if envelope.reply_to is not None:
-            envelope.reply_to.set(result)
-
-    def _on_subscribe(self, envelope: Envelope[Any]) -> None:
-        subscriber = envelope.message.subscriber
-        try:
-            subscriber.tell(CurrentState(self.actor_ref, self._state))
-        except ActorDeadError:
-            self._warn_dead([subscriber])
-        else:
-            self._subscribers.add(subscriber)
-        _answer(envelope)
-
-    def _on_unsubscribe(self, envelope: Envelope[Any]) -> None:
-        self._subscribers.remove(envelope.message.subscriber)
-        _answer(envelope)
-
-    def _warn_dead(self, subscribers: list[Any]) -> None:
-        for subscriber in subscribers:
-            log.warning(
-                "transition_subscriber_dead", actor=str(self), subscriber=safe_repr(subscriber)
-            )
-
-    def _on_watch(self, envelope: Envelope[Any]) -> None:
-        request: death_watch.Watch = envelope.message
-        if request.watching:
-            self._watchers.add(request.watcher)
-        else:
-            self._watchers.remove(request.watcher)
-        _answer(envelope)
-
-    def _on_settle(self, envelope: Envelope[Any]) -> None:
-        envelope.message.future.set_result(None)
+        self._current_handlers = self._handlers.get(self._state, ())
+        timeouts = self._timeouts
+        self._current_timeout = None if timeouts is None else timeouts.get(self._state)
 
 
-def _answer(envelope: Envelope[Any]) -> None:
-    if envelope.reply_to is not None:
-        envelope.reply_to.set(None)
-
-
-_SYSTEM_MESSAGES: dict[type, Callable[[Any, Any], None]] = {
-    _ActorStop: FSM._on_stop_request,
-    StateTimeoutFired: FSM._on_state_timeout,
-    NamedTimer: FSM._on_timer,
-    ProxyCall: FSM._on_proxy,
-    ProxyGetAttr: FSM._on_proxy,
-    ProxySetAttr: FSM._on_proxy,
-    SubscribeTransitionCallBack: FSM._on_subscribe,
-    UnsubscribeTransitionCallBack: FSM._on_unsubscribe,
-    death_watch.Watch: FSM._on_watch,
-    Settle: FSM._on_settle,
-}
-"""Messages that are not events: they never reach handlers nor cancel the state timeout."""
+_NO_ON_START = pykka.ThreadingActor.on_start
+START = SystemMessages.Start()
+"""The first message of every FSM that has an ``on_start`` to run."""
+SYSTEM_MESSAGES[SystemMessages.Start] = FSM._on_start_message
 
 
 def _check_hashable(state: object) -> None:
@@ -802,10 +625,13 @@ def _check_hashable(state: object) -> None:
         raise TypeError(msg) from None
 
 
-def _positive(value: object, what: str) -> float:
-    """A repeating timer's period: zero would spin, so it must be positive."""
+def _period(value: object, what: str) -> float:
+    """A repeating timer's period: positive, finite, and at least ``MIN_TIMER_INTERVAL``."""
     seconds = to_seconds(value, what)
     if seconds <= 0 or seconds == float("inf"):
         msg = f"{what} of a repeating timer must be positive and finite, got {value!r}"
+        raise ValueError(msg)
+    if seconds < MIN_TIMER_INTERVAL:
+        msg = f"{what} of a repeating timer must be at least {MIN_TIMER_INTERVAL} s, got {value!r}"
         raise ValueError(msg)
     return seconds

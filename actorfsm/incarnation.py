@@ -15,11 +15,11 @@ from typing import Any
 
 import structlog
 from pykka import ActorDeadError, ActorRef
-from pykka._envelope import Envelope
 
 from actorfsm.child_ref import ChildRef
 from actorfsm.death_watch import Terminated
 from actorfsm.fsm import FSM
+from actorfsm.pykka_seam import Envelope
 from actorfsm.strategy import Decider, Directive, decide
 from actorfsm.supervision_messages import ChildDown, ChildFailed, ChildStarted
 

@@ -67,8 +67,10 @@ def _fsm_of(ref_or_fsm: Any) -> FSM[Any, Any]:
     raise TypeError(msg)
 
 
-def _copy(mapping: dict[Any, Any]) -> dict[Any, Any]:
+def _copy(mapping: dict[Any, Any] | None) -> dict[Any, Any]:
     """Copy a dict the actor thread may be changing (retrying a concurrent resize)."""
+    if mapping is None:
+        return {}
     while True:
         try:
             return dict(mapping)
@@ -84,15 +86,17 @@ def inspect(ref: Any) -> FSMSnapshot:
     state = fsm._state
     busy_since = fsm._busy_since
     current = fsm._current_msg if busy_since is not None else None
-    deadline = fsm._state_timer.deadline
+    state_timer = fsm._state_timer
+    deadline = None if state_timer is None else state_timer.deadline
     timers = {name: max(0.0, timer.due - clock) for name, timer in _copy(fsm._timers).items()}
     times = _copy(fsm._state_time)
     entered_at = fsm._entered_at
     if fsm._started and not fsm._terminated:
         times[state] = times.get(state, 0.0) + now - entered_at
-    metrics = {
-        s: StateMetrics(count, times.get(s, 0.0)) for s, count in _copy(fsm._state_entries).items()
-    }
+    entries = _copy(fsm._state_entries)
+    if fsm._started and not entries and fsm._initial is not None:
+        entries = {fsm._initial[0]: 1}  # no transition yet: the initial entry only
+    metrics = {s: StateMetrics(count, times.get(s, 0.0)) for s, count in entries.items()}
     log = fsm._log.entries() if fsm._log is not None else ()
     return FSMSnapshot(
         state_name=state,

@@ -1,26 +1,34 @@
-"""The FSM's inbox: a lock-free deque with a condition used only to sleep.
+"""The FSM's inbox: a deque and a token that says who may run the FSM.
 
-pykka's default inbox is a ``queue.Queue``: every put and get takes its lock and
-signals its condition. Here producers only ``append`` (atomic under the GIL)
-and take the lock only when the consumer is asleep; the consumer drains with
-``popleft`` and takes the lock only to go to sleep. Measured on the drain
-benchmark this is most of the difference between 0.55x and 0.9x of a plain
-pykka actor.
+Producers only ``append`` (atomic under the GIL) and try the token, a lock
+taken without waiting: the one producer that takes it from an idle mailbox
+schedules the mailbox on its dispatcher (:mod:`actorfsm.dispatch`); every
+other producer just leaves its message in the deque. The worker that runs the
+mailbox gives the token back when it is done, then looks at the deque once
+more, so a message that arrived while it was giving up is never stranded.
 
-A closed mailbox answers whatever still reaches it: asks fail with
-``ActorDeadError`` and tells are counted as dead letters, so a message that
-races with the actor's death is never silently lost and an ``ask`` never hangs.
+Until the FSM starts, the token is held (messages wait); after it stops, the
+mailbox is closed and answers whatever still reaches it: asks fail with
+``ActorDeadError``, and a supervised FSM hands them to its supervisor, so a
+message that races with the actor's death is never silently lost and an
+``ask`` never hangs.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykka import ActorDeadError
-from pykka._envelope import Envelope
+
+from actorfsm import dispatch, stuck
+from actorfsm.pykka_seam import Envelope
+
+if TYPE_CHECKING:
+    from actorfsm.dispatch import Dispatcher, Runner
 
 RejectFn = Callable[[Envelope[Any]], None]
 
@@ -28,68 +36,106 @@ RejectFn = Callable[[Envelope[Any]], None]
 class Mailbox:
     """The inbox of one FSM; implements pykka's ``ActorInbox`` protocol."""
 
-    __slots__ = ("_closed", "_cond", "_drain_lock", "_reject", "_waiting", "queue")
+    __slots__ = ("_reject", "_schedule", "_token", "closed", "dispatcher", "owner", "queue")
 
-    def __init__(self) -> None:
+    def __init__(self, owner: Any, dispatcher: Dispatcher) -> None:
         self.queue: deque[Envelope[Any]] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._waiting = False
-        self._closed = False
+        self._token = threading.Lock()
+        self._token.acquire()  # held until the FSM starts
+        self.owner: Any = owner
+        self.dispatcher = dispatcher
+        self.closed = False
+        self._schedule: Callable[[Mailbox], None] = dispatcher.schedule
         self._reject: RejectFn = reject_envelope
-        self._drain_lock = threading.Lock()
 
     def put(self, envelope: Envelope[Any], /) -> None:
-        """Enqueue ``envelope``; wake the consumer only if it sleeps."""
+        """Enqueue ``envelope``; schedule the FSM if it was idle."""
         self.queue.append(envelope)
-        if self._waiting or self._closed:
-            self._after_put()
+        if self._token.acquire(False):
+            self._schedule(self)
 
     def put_many(self, envelopes: list[Envelope[Any]]) -> None:
-        """Enqueue ``envelopes`` in order with at most one wake-up."""
+        """Enqueue ``envelopes`` in order with at most one scheduling."""
         self.queue.extend(envelopes)
-        if self._waiting or self._closed:
-            self._after_put()
-
-    def _after_put(self) -> None:
-        """Wake a sleeping consumer; answer what reached a closed mailbox."""
-        if self._waiting:
-            with self._cond:
-                self._cond.notify()
-        if self._closed:
-            self.drain()
+        if self._token.acquire(False):
+            self._schedule(self)
 
     def get(self) -> Envelope[Any]:
-        """Block until an envelope is available and return it (pykka's protocol)."""
-        while not self.queue:
-            self.wait()
+        """Take the next envelope (pykka's protocol; the engine reads ``queue`` directly)."""
         return self.queue.popleft()
 
     def empty(self) -> bool:
         """Whether nothing is queued."""
         return not self.queue
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Sleep until something is queued (or ``timeout`` passes)."""
-        with self._cond:
-            self._waiting = True
-            try:
-                if not self.queue:
-                    self._cond.wait(timeout)
-            finally:
-                self._waiting = False
+    # --------------------------------------------------------- the owner side
+
+    def open(self, *, run: bool) -> None:
+        """The FSM started: schedule it if ``run`` or messages wait, else give the token back."""
+        if run or self.queue:
+            self._schedule(self)
+        else:
+            self._release()
+
+    def run(self, runner: Runner, budget: int, others_waiting_none: Callable[[], bool]) -> None:
+        """Run the FSM for turns of ``budget`` messages while nobody else waits, then let go."""
+        owner = self.owner
+        runner.current = owner
+        queue = self.queue
+        try:
+            while True:
+                owner._run_slice(budget)
+                if not queue or self.closed or not others_waiting_none():
+                    break
+        finally:
+            runner.current = None
+            if owner._stuck_since is not None:
+                stuck.watcher.returned(owner, time.monotonic())
+        self._finish()
+
+    def _finish(self) -> None:
+        """Give the token back; take it again (and requeue) if messages arrived meanwhile."""
+        token = self._token
+        token.release()
+        if self.queue and token.acquire(False):
+            if self.closed:
+                self._drain_closed(self)
+                dispatch.note_active(-1)
+            else:
+                self.dispatcher.requeue(self)
+        else:
+            dispatch.note_active(-1)
+
+    def _release(self) -> None:
+        token = self._token
+        token.release()
+        if self.queue and token.acquire(False):
+            self._schedule(self)
 
     def close(self, reject: RejectFn) -> None:
-        """Refuse everything from now on: ``reject`` each queued and late envelope."""
-        self._reject = reject
-        self._closed = True
-        self.drain()
+        """Refuse everything from now on: ``reject`` each queued and late envelope.
 
-    def drain(self) -> None:
-        """Reject everything queued (after ``close``), in order even when several threads drain."""
+        Called by the token holder (the FSM stopping); releases the owner so a
+        stopped FSM is not kept alive by refs to its mailbox.
+        """
+        self._reject = reject
+        self.closed = True
+        self._schedule = self._drain_closed
+        self.owner = None
         queue = self.queue
-        with self._drain_lock:
+        while queue:
+            reject(queue.popleft())
+
+    def _drain_closed(self, _mailbox: Mailbox) -> None:
+        """Reject what reached the closed mailbox (token held), in order, then let go."""
+        queue = self.queue
+        token = self._token
+        while True:
             while queue:
                 self._reject(queue.popleft())
+            token.release()
+            if not (queue and token.acquire(False)):
+                return
 
 
 def reject_envelope(envelope: Envelope[Any]) -> None:

@@ -4,18 +4,13 @@ The engine calls ``sink`` only behind ``if metric_hooks.sink is not None``: with
 metrics off (the default) each hook point costs one global load and one test,
 and nothing is imported from ``prometheus_client``. ``actorfsm.metrics.enable``
 installs the sink. No hook runs in an FSM's message loop: messages handled are
-counted by the mailbox (:meth:`MetricsSink.mailbox`, one increment per message
+counted by the mailbox (:attr:`MetricsSink.mailbox_class`, one increment per message
 on the sender's side: given minus still queued is taken), and read per FSM at
 transitions and scrapes.
-
-``dispatcher_probe`` is for the shared dispatcher: set it to a function returning
-``(workers_busy, workers)`` and the collector reads it at each scrape, exposing
-``actorfsm_dispatcher_workers_busy`` and ``actorfsm_dispatcher_workers``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from actorfsm.mailbox import Mailbox
@@ -24,8 +19,9 @@ from actorfsm.mailbox import Mailbox
 class MetricsSink(Protocol):
     """What the hooks call; every method runs in the thread of the actor that reports."""
 
-    def mailbox(self) -> Mailbox:
-        """A new FSM's mailbox: one that also counts the messages it is given."""
+    @property
+    def mailbox_class(self) -> type[Mailbox]:
+        """The class of a new FSM's mailbox: one that also counts the messages it is given."""
 
     def constructed(self, fsm: Any) -> None:
         """An FSM was constructed (its mailbox is ``fsm.actor_inbox``)."""
@@ -57,6 +53,3 @@ class MetricsSink(Protocol):
 
 sink: MetricsSink | None = None
 """The installed sink; ``None`` while metrics are off."""
-
-dispatcher_probe: Callable[[], tuple[int, int]] | None = None
-"""``() -> (workers_busy, workers)`` of the shared dispatcher, read at each scrape."""

@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
-from pykka._envelope import Envelope
 
 from actorfsm import metric_hooks
+from actorfsm.dispatch import Dispatcher
 from actorfsm.mailbox import Mailbox, RejectFn
+from actorfsm.pykka_seam import Envelope
 from actorfsm.rendering import state_label
 
 __all__ = ["CountingMailbox", "Metrics", "current", "disable", "enable"]
@@ -50,24 +51,24 @@ class CountingMailbox(Mailbox):
 
     __slots__ = ("given", "taken_at_close")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, owner: Any, dispatcher: Dispatcher) -> None:
+        super().__init__(owner, dispatcher)
         self.given = 0
         self.taken_at_close: int | None = None
 
     def put(self, envelope: Envelope[Any], /) -> None:
-        """Enqueue and count ``envelope``; wake the consumer only if it sleeps."""
+        """Enqueue and count ``envelope``; schedule the FSM if it was idle."""
         self.queue.append(envelope)
         self.given += 1
-        if self._waiting or self._closed:
-            self._after_put()
+        if self._token.acquire(False):
+            self._schedule(self)
 
     def put_many(self, envelopes: list[Envelope[Any]]) -> None:
-        """Enqueue and count ``envelopes`` in order with at most one wake-up."""
+        """Enqueue and count ``envelopes`` in order with at most one scheduling."""
         self.queue.extend(envelopes)
         self.given += len(envelopes)
-        if self._waiting or self._closed:
-            self._after_put()
+        if self._token.acquire(False):
+            self._schedule(self)
 
     def close(self, reject: RejectFn) -> None:
         """Freeze the count of messages taken, then refuse everything from now on."""
@@ -173,9 +174,8 @@ class Metrics:
 
     # ------------------------------------------------------------ the sink
 
-    def mailbox(self) -> CountingMailbox:
-        """A counting mailbox for a new FSM."""
-        return CountingMailbox()
+    mailbox_class = CountingMailbox
+    """New FSMs get a mailbox that counts what it is given."""
 
     def constructed(self, fsm: Any) -> None:
         """Follow ``fsm``'s message count (if its mailbox counts: built after ``enable()``)."""

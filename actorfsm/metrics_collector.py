@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from actorfsm import census, metric_hooks
+from actorfsm import census, dispatch
 from actorfsm.lifecycle import Lifecycle
 from actorfsm.rendering import state_label
 
@@ -42,13 +42,7 @@ class RuntimeCollector(Collector):
         fsms = census.live_fsms()
         yield from self._fsm_families(fsms)
         yield from self._supervision_families(census.live_supervisors())
-        probe = metric_hooks.dispatcher_probe
-        if probe is not None:
-            busy, workers = probe()
-            yield GaugeMetricFamily(
-                "actorfsm_dispatcher_workers_busy", "Dispatcher workers running an FSM.", busy
-            )
-            yield GaugeMetricFamily("actorfsm_dispatcher_workers", "Dispatcher workers.", workers)
+        yield from _dispatcher_families()
 
     def _fsm_families(self, fsms: list[Any]) -> Iterator[Metric]:
         in_state: Counter[tuple[str, str]] = Counter()
@@ -132,6 +126,25 @@ class RuntimeCollector(Collector):
             alerts,
             [*CHILD, "alert"],
         )
+
+
+def _dispatcher_families() -> Iterator[Metric]:
+    """Per dispatcher pool: its worker threads, and how many handle a message now."""
+    busy = GaugeMetricFamily(
+        "actorfsm_dispatcher_workers_busy",
+        "Dispatcher workers handling a message now.",
+        labels=["dispatcher"],
+    )
+    workers = GaugeMetricFamily(
+        "actorfsm_dispatcher_workers",
+        "Dispatcher worker threads (replacements for blocked ones included).",
+        labels=["dispatcher"],
+    )
+    for pool in dispatch.pools():
+        busy.add_metric([pool.name], pool.busy())
+        workers.add_metric([pool.name], pool.workers())
+    yield busy
+    yield workers
 
 
 def _gauge(name: str, documentation: str, values: Any, labels: list[str]) -> GaugeMetricFamily:

@@ -29,14 +29,15 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import structlog
-from pykka._envelope import Envelope
 
+from actorfsm import dispatch
 from actorfsm import metric_hooks as _metrics
+from actorfsm.pykka_seam import Envelope
 
 log = structlog.get_logger("actorfsm.scheduler")
 
@@ -189,10 +190,11 @@ class VirtualScheduler(Scheduler):
     def advance(self, seconds: float, settle_timeout: float = 5.0) -> int:
         """Move time forward, firing everything that comes due, in due order.
 
-        After each due time's entries are posted, it waits (up to
-        ``settle_timeout``) until the FSMs that received them have handled
-        them, so a timer armed by such a handler within the window fires in the
-        same call. Returns the number of entries that delivered a message.
+        After each due time's entries are posted, and before it returns, it
+        waits (up to ``settle_timeout``) until every mailbox is empty and no FSM
+        is running, so what FSMs send each other, and a timer armed by such a
+        handler within the window, happen in the same call. Returns the number
+        of entries that delivered a message.
         """
         if seconds < 0:
             msg = f"cannot move time backwards ({seconds})"
@@ -207,10 +209,11 @@ class VirtualScheduler(Scheduler):
                 self._now = max(self._now, due_at)
                 entries = self._take_due(due_at)
             before = self._delivered
-            mailboxes = self._deliver(entries, due_at)
+            self._deliver(entries, due_at)
             fired += self._delivered - before
-            settle(mailboxes, settle_timeout)
+            _settle(settle_timeout)
         self._now = target_time
+        _settle(settle_timeout)
         return fired
 
 
@@ -223,20 +226,10 @@ class Settle:
         self.future: Future[None] = Future()
 
 
-def settle(mailboxes: list[Any], timeout: float) -> None:
-    """Wait until each mailbox's owner has handled what was queued before now."""
-    pending = []
-    for mailbox in mailboxes:
-        marker = Settle()
-        mailbox.put(Envelope(marker))
-        pending.append(marker.future)
-    deadline = time.monotonic() + timeout
-    for future in pending:
-        try:
-            future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            log.warning("virtual_clock_settle_timeout", timeout=timeout)
-            return
+def _settle(timeout: float) -> None:
+    """Wait until no FSM has anything left to run (see :func:`actorfsm.dispatch.settle_all`)."""
+    if not dispatch.settle_all(timeout):
+        log.warning("virtual_clock_settle_timeout", timeout=timeout)
 
 
 _real: Scheduler | None = None
@@ -269,147 +262,3 @@ def install(scheduler: Scheduler | None) -> Scheduler | None:
         previous = _current
         _current = scheduler
     return previous
-
-
-_state_timer_lock = threading.Lock()
-
-
-class StateTimer:
-    """One FSM's state timeout: a deadline, a generation and at most one live heap entry.
-
-    Only the FSM's own thread calls :meth:`arm` and :meth:`cancel`; only the
-    scheduler calls :meth:`fire`. Moving the deadline later is lock-free: the
-    FSM writes the deadline before it reads ``live``, and the scheduler clears
-    ``live`` before it reads the deadline, so a due deadline always has a live
-    entry. The FSM writes ``deadline`` before ``gen`` and the scheduler reads
-    them in the opposite order, so a timeout is never delivered under a
-    generation whose deadline has not come. Pushing a new entry and the
-    scheduler's decision share one lock, so the live entry and its due time
-    always agree.
-    """
-
-    __slots__ = ("deadline", "gen", "live", "live_due", "mailbox", "scheduler")
-
-    def __init__(self, mailbox: Any) -> None:
-        self.mailbox = mailbox
-        self.deadline: float | None = None
-        self.gen = 0
-        self.live: int | None = None
-        self.live_due = 0.0
-        self.scheduler: Scheduler | None = None
-
-    def cancel(self) -> None:
-        """Forget the deadline: the live entry and any queued timeout are then ignored.
-
-        The generation moves on the next :meth:`arm`; until then a queued
-        timeout is dropped because no deadline is set.
-        """
-        self.deadline = None
-
-    def arm(self, timeout: float) -> None:
-        """Time out ``timeout`` seconds from now (a new generation)."""
-        scheduler = _current or current()
-        deadline = scheduler.now() + timeout
-        self.deadline = deadline
-        self.gen += 1
-        if self.live is None or self.live_due > deadline or self.scheduler is not scheduler:
-            with _state_timer_lock:
-                if self.live is None or self.live_due > deadline or self.scheduler is not scheduler:
-                    self._push(scheduler, deadline)
-
-    def _push(self, scheduler: Scheduler, due: float) -> None:
-        """Queue a new live entry (lock held); any older entry becomes stale."""
-        token = scheduler.new_token()
-        self.scheduler = scheduler
-        self.live_due = due
-        self.live = token
-        scheduler.schedule(due, self, token)
-
-    def is_stale(self, token: int) -> bool:
-        return token != self.live
-
-    def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
-        with _state_timer_lock:
-            if token != self.live:
-                return None  # superseded by another entry
-            self.live = None
-            gen = self.gen
-            deadline = self.deadline
-            if deadline is None:
-                return None
-            if deadline > now:
-                self._push(scheduler, deadline)
-                return None
-        return self.mailbox, Envelope(StateTimeoutFired(gen))
-
-
-class StateTimeoutFired:
-    """Internal message: the state timeout of generation ``gen`` came due."""
-
-    __slots__ = ("gen",)
-
-    def __init__(self, gen: int) -> None:
-        self.gen = gen
-
-
-class NamedTimer:
-    """A named timer of one FSM: single, fixed-delay or fixed-rate.
-
-    A timer is its own mailbox envelope (``message`` is the timer itself, and
-    nobody awaits a reply), so firing allocates nothing: a burst of 100,000
-    timers does not feed the garbage collector 200,000 short-lived objects.
-    The FSM hands ``payload`` to its handlers if the timer is still current.
-    """
-
-    __slots__ = ("cancelled", "due", "interval", "mailbox", "mode", "name", "payload", "scheduler")
-
-    SINGLE = 0
-    FIXED_DELAY = 1
-    FIXED_RATE = 2
-    reply_to: ClassVar[None] = None
-
-    def __init__(
-        self, mailbox: Any, name: Hashable, payload: Any, interval: float, mode: int
-    ) -> None:
-        self.mailbox = mailbox
-        self.name = name
-        self.payload = payload
-        self.interval = interval
-        self.mode = mode
-        self.cancelled = False
-        self.due = 0.0
-        self.scheduler: Scheduler | None = None
-
-    def start(self) -> None:
-        """Arm the first firing, ``interval`` from now."""
-        self.scheduler = scheduler = current()
-        self.due = scheduler.now() + self.interval
-        scheduler.schedule(self.due, self)
-
-    def cancel(self) -> None:
-        """Never deliver this timer again; its heap entry is dropped later."""
-        self.cancelled = True
-        if self.scheduler is not None:
-            self.scheduler.note_cancelled()
-
-    def is_stale(self, token: int) -> bool:
-        return self.cancelled
-
-    def fire(self, scheduler: Scheduler, token: int, now: float) -> Delivery | None:
-        if self.cancelled:
-            return None
-        if self.mode == NamedTimer.FIXED_RATE:
-            self.due += self.interval
-            scheduler.schedule(self.due, self)
-        elif self.mode == NamedTimer.FIXED_DELAY:
-            self.due = now + self.interval
-            scheduler.schedule(self.due, self)
-        return self.mailbox, self
-
-    @property
-    def message(self) -> NamedTimer:
-        """As an envelope, the timer carries itself."""
-        return self
-
-    def __repr__(self) -> str:
-        return f"NamedTimer({self.name!r}, {self.payload!r}, every={self.interval})"

@@ -1,12 +1,18 @@
 """Stuck-handler detection: one watcher thread reports handlers that run too long.
 
-A handler that blocks starves its actor: timers, state timeouts, stop requests
-and supervision messages all wait behind it, and from outside the actor just
-looks deaf. The engine stamps the start of every event (the only cost on the
-hot path); this watcher, outside the actor threads, scans the stamps and
-reports a call still running after ``handler_warn_after`` seconds once, as
-``handler_stuck`` with the actor thread's current stack, and again as
-``handler_returned`` with its duration when it returns.
+A handler that blocks starves its FSM (timers, state timeouts, stop requests
+and supervision messages wait behind it) and, on a shared pool, the worker it
+runs on. The engine stamps the start of every event (the only cost on the hot
+path); this watcher scans the *runners* (pool workers and dedicated
+threads, a handful), not the FSMs, so its cost does not
+grow with the number of FSMs. A call still running after the FSM's
+``handler_warn_after`` is reported once, as ``handler_stuck`` with the
+thread's stack, and again as ``handler_returned`` with its duration; its pool
+is told, so it can start a replacement worker.
+
+Under overload the reports are summarised: while more than ``BURST`` calls
+are stuck at once, further ones are only counted, and one
+``handler_stuck_summary`` line gives the count when the last of them returns.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from actorfsm import dispatch
 from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm.stuck")
@@ -27,60 +34,74 @@ MIN_SCAN_INTERVAL = 0.01
 MAX_SCAN_INTERVAL = 0.25
 """The watcher scans every ``handler_warn_after / 4`` seconds, within these bounds."""
 
+POOL_BLOCKED_AFTER = 1.0
+"""A pool worker in one handler this long counts as blocked (for a replacement), reported or not."""
+
+BURST = 5
+"""Calls stuck at once beyond which reports carry no stack and are summarised."""
+
 
 class StuckWatcher:
-    """Scans the FSMs registered with it; one daemon thread for the whole process."""
+    """Scans the live runners; one daemon thread for the whole process."""
 
     def __init__(self) -> None:
-        self._fsms: set[Any] = set()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._min_limit = MAX_SCAN_INTERVAL * 4
+        self._suppressed = 0
+        self._suppressed_fsms: set[str] = set()
+        self.stuck_now = 0
+        """How many calls are reported stuck and have not returned."""
 
-    def register(self, fsm: Any) -> None:
-        """Watch ``fsm`` (called from its own thread as it starts)."""
-        with self._lock:
-            self._fsms.add(fsm)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="actorfsm-stuck-watcher", daemon=True
-                )
-                self._thread.start()
-        self._wake.set()
-
-    def unregister(self, fsm: Any) -> None:
-        """Stop watching ``fsm`` (it stopped)."""
-        with self._lock:
-            self._fsms.discard(fsm)
+    def note_limit(self, limit: float | None) -> None:
+        """An FSM with this ``handler_warn_after`` started: scan often enough, start the thread."""
+        if limit is not None and limit < self._min_limit:
+            self._min_limit = limit
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="actorfsm-stuck-watcher", daemon=True
+                    )
+                    self._thread.start()
 
     def _interval(self) -> float:
-        with self._lock:
-            limits: list[float] = [fsm.handler_warn_after for fsm in self._fsms]
-        if not limits:
-            return MAX_SCAN_INTERVAL
-        return min(MAX_SCAN_INTERVAL, max(MIN_SCAN_INTERVAL, min(limits) / 4))
+        return min(MAX_SCAN_INTERVAL, max(MIN_SCAN_INTERVAL, self._min_limit / 4))
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._interval())
-            self._wake.clear()
+            time.sleep(self._interval())
             self.scan(time.monotonic())
 
     def scan(self, now: float) -> None:
-        """Report every registered FSM whose current call passed its limit."""
-        with self._lock:
-            fsms = list(self._fsms)
+        """Report every runner whose current call passed its limit; end summary windows."""
         frames: dict[int, Any] | None = None
-        for fsm in fsms:
+        blocked: dict[dispatch.Dispatcher, set[dispatch.Runner]] = {
+            pool: set() for pool in dispatch.pools()
+        }
+        for runner in dispatch.runners():
+            fsm = runner.current
+            if fsm is None:
+                continue
             since = fsm._busy_since
             stuck = fsm._stuck_since
             if stuck is not None and since is not stuck:
-                self.returned(fsm, now)  # it returned before the engine saw the report
-            if since is None or stuck is since or now - since < fsm.handler_warn_after:
+                self.returned(fsm, now)
+            if since is None or stuck is since:
+                continue
+            elapsed = now - since
+            pool = runner.dispatcher
+            if pool is not None and pool in blocked and elapsed >= POOL_BLOCKED_AFTER:
+                blocked[pool].add(runner)
+            limit = fsm.handler_warn_after
+            if limit is None or elapsed < limit:
                 continue
             if frames is None:
                 frames = sys._current_frames()
-            self._report(fsm, since, now, frames.get(fsm._thread_ident))
+            self._report(fsm, since, now, frames.get(runner.ident))
+        for pool, stuck_workers in blocked.items():
+            pool.set_blocked(stuck_workers)
+        self._end_window(now)
 
     def _report(self, fsm: Any, since: float, now: float, frame: Any) -> None:
         message = fsm._current_msg
@@ -88,7 +109,11 @@ class StuckWatcher:
             if fsm._busy_since is not since:
                 return  # returned meanwhile: nothing to report
             fsm._stuck_since = since
-            fsm._running = False  # the actor's loop reports the return (see FSM._run)
+            self.stuck_now += 1
+            if self.stuck_now > BURST:
+                self._suppressed += 1
+                self._suppressed_fsms.add(type(fsm).__name__)
+                return
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "<no frame>"
         log.warning(
             "handler_stuck",
@@ -99,6 +124,14 @@ class StuckWatcher:
             stack=stack,
         )
 
+    def _end_window(self, now: float) -> None:
+        with self._lock:
+            if not self._suppressed or self.stuck_now:
+                return
+            count, classes = self._suppressed, sorted(self._suppressed_fsms)
+            self._suppressed, self._suppressed_fsms = 0, set()
+        log.warning("handler_stuck_summary", count=count, classes=classes)
+
     def returned(self, fsm: Any, now: float) -> None:
         """Report that a reported call returned (exactly once, whoever notices first)."""
         with self._lock:
@@ -106,6 +139,7 @@ class StuckWatcher:
             if since is None:
                 return
             fsm._stuck_since = None
+            self.stuck_now -= 1
         log.warning("handler_returned", actor=str(fsm), duration=round(now - since, 3))
 
 

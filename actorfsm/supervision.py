@@ -34,7 +34,6 @@ from typing import Any, ClassVar
 import pykka
 import structlog
 from pykka import ActorRef
-from pykka._envelope import Envelope
 
 from actorfsm import metric_hooks as _metrics
 from actorfsm import scheduler
@@ -46,6 +45,7 @@ from actorfsm.fsm import FSM, supervised
 from actorfsm.incarnation import Incarnation, StartedSignal, bare_fields
 from actorfsm.lifecycle import ChildStatus, Lifecycle, LifecycleAlerts, LifecycleMonitor
 from actorfsm.messages import Event, Failure, Reason, Shutdown, StopEvent
+from actorfsm.pykka_seam import Envelope
 from actorfsm.rendering import safe_repr
 from actorfsm.strategy import (
     DEPENDENCY_ERRORS,
@@ -237,6 +237,8 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         self._restart_times: deque[float] = deque()  # AllForOne counts per supervisor
         self._backoff_n = 0
         self._closing = False
+        self._pending_starts: deque[_Child] = deque()
+        self._awaiting: _Child | None = None
 
         self.start_with(SupervisorState.SUPERVISING, None)
         self.when(SupervisorState.SUPERVISING, self._common)
@@ -245,9 +247,8 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         self.on_termination(self._stop_children_now)
 
     def on_start(self) -> None:
-        """Start the children in order, in the supervisor's own thread."""
-        for child in self._order:
-            self._start(child)
+        """Start the children in order, each once the previous one runs (as OTP does)."""
+        self._start_in_order(self._order)
 
     # ------------------------------------------------------------- handlers
 
@@ -328,12 +329,31 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         child.ref._install(incarnation, ref)
 
     def _start_all(self) -> None:
-        for child in self._order:
+        self._start_in_order(self._order)
+
+    def _start_in_order(self, children: Sequence[_Child]) -> None:
+        """Start ``children`` one after another: the next once the previous ran ``on_start``.
+
+        FSMs share worker threads, so two children started at once would run
+        their ``on_start`` concurrently; starting in order means in order.
+        """
+        self._pending_starts = deque(children)
+        self._start_next()
+
+    def _start_next(self) -> None:
+        self._awaiting = None
+        while self._pending_starts:
+            child = self._pending_starts.popleft()
             if child.incarnation is None and not child.retired:
                 self._start(child)
+                if child.incarnation is not None:
+                    self._awaiting = child
+                    return
 
     def _on_started(self, incarnation: Incarnation) -> None:
         child = self._children[incarnation.name]
+        if self._awaiting is child:
+            self._start_next()
         if child.incarnation is not incarnation or child.stop_requested:
             return
         self._move(child, Lifecycle.RUNNING)
@@ -392,6 +412,8 @@ class Supervisor(FSM[SupervisorState, _StopPlan | None]):
         if child.incarnation is not incarnation:
             return stay()
         child.incarnation = None
+        if self._awaiting is child:  # it failed to start: start the rest
+            self._start_next()
         if incarnation.ref is not None:
             self._by_ref.pop(incarnation.ref, None)
         self.cancel_timer(("stable", child.spec.name))

@@ -15,10 +15,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import pykka
-from pykka._envelope import Envelope
 
 from actorfsm import death_watch
 from actorfsm.death_watch import Terminated
+from actorfsm.pykka_seam import Envelope
 from actorfsm.scheduler import Scheduler, Settle, VirtualScheduler, install
 
 T = TypeVar("T")

@@ -180,7 +180,7 @@ def fsm_detail(fsm: FSM[Any, Any]) -> dict[str, Any]:
 
 def _stack(fsm: FSM[Any, Any]) -> str | None:
     """The stack of the thread running ``fsm``'s stuck call, innermost last."""
-    ident = fsm._thread_ident
+    ident = census.running_thread(fsm)
     frame = None if ident is None else sys._current_frames().get(ident)
     return None if frame is None else "".join(traceback.format_stack(frame))
 

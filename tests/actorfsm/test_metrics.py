@@ -171,14 +171,17 @@ def test_runtime_gauges_mailbox_timers_stuck_and_lateness(registry: CollectorReg
     assert value(registry, "actorfsm_mailbox_depth", fsm_class="Machine") == 0
 
 
-def test_dispatcher_workers_come_from_the_probe(registry: CollectorRegistry) -> None:
-    assert registry.get_sample_value("actorfsm_dispatcher_workers_busy") is None
-    metric_hooks.dispatcher_probe = lambda: (3, 8)
+def test_dispatcher_workers_are_gauges_per_pool(registry: CollectorRegistry) -> None:
+    ref = Machine.start()
+    gate = threading.Event()
+    ref.tell(("hold", gate))
     try:
-        assert value(registry, "actorfsm_dispatcher_workers_busy") == 3
-        assert value(registry, "actorfsm_dispatcher_workers") == 8
+        wait_for(
+            lambda: value(registry, "actorfsm_dispatcher_workers_busy", dispatcher="default") >= 1
+        )
+        assert value(registry, "actorfsm_dispatcher_workers", dispatcher="default") >= 1
     finally:
-        metric_hooks.dispatcher_probe = None
+        gate.set()
 
 
 class Service(FSM[S, None]):

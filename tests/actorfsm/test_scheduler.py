@@ -12,11 +12,10 @@ from actorfsm.scheduler import (
     COMPACT_MIN,
     Scheduler,
     Settle,
-    StateTimeoutFired,
-    StateTimer,
     VirtualScheduler,
 )
 from actorfsm.testing import VirtualClock, settle
+from actorfsm.timers import StateTimeoutFired, StateTimer
 
 
 class Recorder:

@@ -1,0 +1,472 @@
+"""Dispatchers: where FSMs run. Many FSMs share a few worker threads (Akka's dispatchers).
+
+An FSM is not a thread. Its mailbox (:mod:`actorfsm.mailbox`) holds a
+*token*; whoever puts a message into an idle mailbox takes the token and
+schedules the mailbox on its dispatcher's run queue. A worker takes a mailbox
+from the queue, runs up to ``throughput`` of its messages, and gives the
+token back; if messages arrived meanwhile it takes the token again and queues
+the mailbox behind the others. Only the token holder runs the FSM, so an FSM
+never runs on two threads at once, and one deque per FSM keeps each sender's
+messages in the order sent.
+
+Three kinds, chosen by the FSM class attribute ``dispatcher``:
+
+* ``"default"``: the shared pool every FSM runs on unless told otherwise;
+* any other name: a named pool of its own (isolation), configured with
+  :func:`configure_dispatcher`;
+* :data:`PINNED`: a dedicated thread for the FSM (Akka's ``PinnedDispatcher``),
+  for one that must block.
+
+``ACTORFSM_DISPATCHER=pinned`` in the environment puts every FSM on a
+dedicated thread (the suite runs green both ways).
+
+Blocking: the stuck-handler watcher (:mod:`actorfsm.stuck`) tells the pool when
+one of its workers has been inside one handler too long; the pool then starts
+a replacement worker (at most ``max_blocked`` of them), which retires once it
+has been idle for a while, as Java's ForkJoinPool does for managed blocking.
+
+Locality: a message an FSM sends from a worker to an idle FSM of the same
+pool goes to that worker's *next* slot instead of the shared queue, so the
+receiver runs right after the sender on the same thread, without waking
+another (Go's ``runnext``). A worker takes its next slot at most
+``throughput`` times in a row before it serves the shared queue again.
+
+Quiescence: every scheduled or running mailbox is counted; :func:`settle_all`
+waits until the count is zero, which the virtual clock uses so FSMs that
+message each other inside an ``advance`` window all finish.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from pykka import ThreadingFuture
+
+if TYPE_CHECKING:
+    from actorfsm.mailbox import Mailbox
+
+log = structlog.get_logger("actorfsm.dispatch")
+
+DEFAULT = "default"
+"""The name of the shared pool."""
+
+PINNED = "pinned"
+"""The ``dispatcher`` value that gives an FSM a dedicated thread."""
+
+FORCE_ENV = "ACTORFSM_DISPATCHER"
+"""Environment variable: ``pinned`` forces every FSM onto a dedicated thread."""
+
+RETIRE_AFTER = 1.0
+"""Seconds a replacement worker stays idle before it retires."""
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherConfig:
+    """How a pool runs: its workers, messages per turn, and replacement workers for blocking."""
+
+    workers: int
+    throughput: int = 5
+    max_blocked: int = 8
+
+
+def default_workers() -> int:
+    """The default pool size: one worker per core, at least 2 and at most 8."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+class Runner:
+    """A thread running FSMs: a pool worker or a dedicated thread."""
+
+    __slots__ = ("current", "dispatcher", "extra", "ident", "next", "streak")
+
+    def __init__(self, dispatcher: Dispatcher, *, extra: bool = False) -> None:
+        self.dispatcher = dispatcher
+        self.extra = extra
+        self.ident = threading.get_ident()
+        self.current: Any = None  # the FSM whose messages this thread handles now
+        # The next slot holds at most one mailbox. A deque, because another
+        # thread may take it (popleft is atomic): the pool, when this worker
+        # blocks in a handler.
+        self.next: deque[Mailbox] = deque()
+        self.streak = 0
+
+    def take_next(self) -> Mailbox | None:
+        """Take the mailbox in the next slot, if any (safe from any thread)."""
+        try:
+            return self.next.popleft()
+        except IndexError:
+            return None
+
+
+_tls = threading.local()
+
+
+def current_runner() -> Runner | None:
+    """The runner of this thread, ``None`` outside FSMs (the caller of an ``ask``, say)."""
+    return getattr(_tls, "runner", None)
+
+
+# ------------------------------------------------------------------ quiescence
+
+_activity = threading.Condition(threading.Lock())
+_active = 0
+
+
+def note_active(delta: int) -> None:
+    """Count a mailbox becoming scheduled (+1) or idle again (-1)."""
+    global _active
+    with _activity:
+        _active += delta
+        if not _active:
+            _activity.notify_all()
+
+
+def settle_all(timeout: float = 5.0) -> bool:
+    """Wait until every mailbox is empty and no FSM is running; ``False`` on timeout.
+
+    Messages FSMs send each other meanwhile are waited for too: the count only
+    reaches zero when nothing is left to run anywhere. A handler that was
+    already running when the wait began and has run for ``BLOCKED_FOR``
+    seconds is taken as blocked, not waited for: when nothing else is left,
+    the wait ends (a test holding a handler on a gate can still move time).
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    with _activity:
+        while _active:
+            if _only_blocked_remain(started):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            _activity.wait(min(remaining, 0.005))
+    return True
+
+
+BLOCKED_FOR = 0.05
+"""Seconds in one handler after which :func:`settle_all` stops waiting for it."""
+
+
+def _only_blocked_remain(started: float) -> bool:
+    """Whether every active mailbox is one whose handler blocks (lock held)."""
+    now = time.monotonic()
+    blocked = 0
+    for runner in list(_runners):
+        fsm = runner.current
+        if fsm is None:
+            continue
+        since = fsm._busy_since
+        if since is None or since > started or now - since < BLOCKED_FOR:
+            return False
+        blocked += 1
+    return blocked == _active
+
+
+# ------------------------------------------------------------------- runners
+
+
+_runners: set[Runner] = set()
+"""Every runner now alive (the stuck-handler watcher scans them)."""
+
+
+def runners() -> list[Runner]:
+    """A snapshot of the live runners."""
+    return list(_runners)
+
+
+class Dispatcher:
+    """A pool of worker threads with one run queue of mailboxes."""
+
+    def __init__(self, name: str, config: DispatcherConfig, *, pinned: bool = False) -> None:
+        self.name = name
+        self.config = config
+        self.pinned = pinned
+        self.throughput = config.throughput
+        self._runq: queue.SimpleQueue[Mailbox | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._workers = 0
+        self._extras = 0
+        self._blocked: set[Runner] = set()
+        self._waiting = 0  # workers waiting on a future (managed blocking)
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"<Dispatcher {self.name!r} workers={self._workers}>"
+
+    def workers(self) -> int:
+        """How many worker threads run now (replacements included)."""
+        return self._workers
+
+    def busy(self) -> int:
+        """How many of this pool's workers are handling a message now."""
+        return sum(1 for r in _runners if r.dispatcher is self and r.current is not None)
+
+    def schedule(self, mailbox: Mailbox) -> None:
+        """Queue ``mailbox`` to run (its token is held by the caller)."""
+        note_active(1)
+        runner = getattr(_tls, "runner", None)
+        if runner is not None and runner.dispatcher is self and not self.pinned:
+            slot = runner.next
+            slot.append(mailbox)
+            if len(slot) > 1:
+                previous = runner.take_next()
+                if previous is not None:
+                    self._runq.put(previous)
+            return
+        if not self._started:
+            self._start()
+        self._runq.put(mailbox)
+
+    def requeue(self, mailbox: Mailbox) -> None:
+        """Queue a mailbox that is still counted as active (behind the others: fairness)."""
+        self._runq.put(mailbox)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            for _ in range(self.config.workers):
+                self._spawn(extra=False)
+
+    def _spawn(self, *, extra: bool) -> None:
+        """Start a worker thread (lock held)."""
+        self._workers += 1
+        if extra:
+            self._extras += 1
+        label = self.name if not extra else f"{self.name}-extra"
+        thread = threading.Thread(
+            target=self._work, args=(extra,), name=f"actorfsm-{label}", daemon=True
+        )
+        thread.start()
+
+    def _work(self, extra: bool) -> None:
+        runner = Runner(self, extra=extra)
+        _tls.runner = runner
+        _runners.add(runner)
+        try:
+            self._serve(runner)
+        finally:
+            _runners.discard(runner)
+            with self._lock:
+                self._workers -= 1
+                if extra:
+                    self._extras -= 1
+
+    def _serve(self, runner: Runner) -> None:
+        runq = self._runq
+        get = runq.get
+        empty = runq.empty
+        throughput = self.throughput
+        take_next = runner.take_next
+        while True:
+            mailbox = take_next() if runner.next else None
+            if mailbox is not None:
+                runner.streak += 1
+                if runner.streak > throughput and not empty():
+                    runner.streak = 0
+                    runq.put(mailbox)
+                    continue
+            else:
+                runner.streak = 0
+                try:
+                    mailbox = get(timeout=RETIRE_AFTER) if runner.extra else get()
+                except queue.Empty:
+                    if self._retire(runner):
+                        return
+                    continue
+                if mailbox is None:
+                    return
+            mailbox.run(runner, throughput, empty)
+            if self.pinned and mailbox.closed:
+                return
+
+    def _retire(self, runner: Runner) -> bool:
+        """Whether an idle replacement worker may end (no worker of the pool is blocked)."""
+        with self._lock:
+            return self._waiting + len(self._blocked) < self._extras
+
+    # ------------------------------------------------------------- blocking
+
+    def set_blocked(self, blocked: set[Runner]) -> None:
+        """The watcher's latest view of the workers stuck in one handler: replace them (bounded).
+
+        A replacement retires once idle for ``RETIRE_AFTER`` while there are
+        more replacements than blocked workers.
+        """
+        with self._lock:
+            self._blocked = blocked
+            missing = min(len(blocked) + self._waiting, self.config.max_blocked) - self._extras
+            if self.pinned or missing <= 0:
+                return
+            for _ in range(missing):
+                self._spawn(extra=True)
+            workers = self._workers
+        for runner in blocked:
+            pending = runner.take_next()
+            if pending is not None:
+                self._runq.put(pending)
+        log.info(
+            "dispatcher_worker_added",
+            dispatcher=self.name,
+            workers=workers,
+            blocked=len(blocked),
+        )
+
+    def begin_blocking(self, runner: Runner) -> None:
+        """``runner``'s thread is about to wait (a future in a handler): keep the pool going.
+
+        Its next slot goes back to the shared queue, and a replacement worker
+        starts if the waiting workers outnumber the replacements (bounded by
+        ``max_blocked``), as ForkJoinPool's managed blocking does.
+        """
+        pending = runner.take_next()
+        if pending is not None:
+            self._runq.put(pending)
+        if self.pinned:
+            return
+        with self._lock:
+            self._waiting += 1
+            if self._waiting + len(self._blocked) <= self._extras:
+                return
+            if self._extras >= self.config.max_blocked:
+                return
+            self._spawn(extra=True)
+
+    def end_blocking(self, runner: Runner) -> None:
+        """The wait ``begin_blocking`` announced is over."""
+        if not self.pinned:
+            with self._lock:
+                self._waiting -= 1
+
+    def shutdown(self) -> None:
+        """End the worker threads once they are idle (tests and dedicated threads)."""
+        with self._lock:
+            count = self._workers
+        for _ in range(count):
+            self._runq.put(None)
+
+
+class ManagedFuture(ThreadingFuture[Any]):
+    """A pykka future whose ``get`` on a pool worker is managed blocking.
+
+    A handler that waits for a reply (an ``ask`` inside a handler, a
+    supervisor stopping its children) would otherwise hold its worker, and
+    the FSM it waits for might need that very worker.
+    """
+
+    def get(self, *, timeout: float | None = None) -> Any:
+        """Wait for the value as pykka's future does; a pool worker is replaced meanwhile."""
+        runner: Runner | None = getattr(_tls, "runner", None)
+        if runner is None:
+            return super().get(timeout=timeout)
+        pool = runner.dispatcher
+        pool.begin_blocking(runner)
+        try:
+            return super().get(timeout=timeout)
+        finally:
+            pool.end_blocking(runner)
+
+
+# ------------------------------------------------------------------ registry
+
+_configs: dict[str, DispatcherConfig] = {}
+_pools: dict[str, Dispatcher] = {}
+_pools_lock = threading.Lock()
+
+
+def configure_dispatcher(
+    name: str,
+    *,
+    workers: int | None = None,
+    throughput: int | None = None,
+    max_blocked: int | None = None,
+) -> DispatcherConfig:
+    """Set how the pool ``name`` runs; takes effect for a pool not started yet.
+
+    ``workers`` threads (default: one per core, 2 to 8), ``throughput``
+    messages of one FSM per turn before others run (Akka's setting, default
+    5), and at most ``max_blocked`` replacement workers while workers are stuck
+    in handlers (default 8).
+    """
+    if name == PINNED:
+        msg = f"{PINNED!r} names dedicated threads, not a pool"
+        raise ValueError(msg)
+    base = _configs.get(name) or DispatcherConfig(default_workers())
+    config = DispatcherConfig(
+        workers=base.workers if workers is None else _positive_int(workers, "workers"),
+        throughput=base.throughput
+        if throughput is None
+        else _positive_int(throughput, "throughput"),
+        max_blocked=base.max_blocked if max_blocked is None else max(0, int(max_blocked)),
+    )
+    with _pools_lock:
+        _configs[name] = config
+        pool = _pools.get(name)
+        if pool is not None and not pool._started:
+            _pools[name] = Dispatcher(name, config)
+    return config
+
+
+def _positive_int(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{what} must be a whole number >= 1, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def get_dispatcher(name: str = DEFAULT) -> Dispatcher:
+    """The pool called ``name``, created on first use."""
+    pool = _pools.get(name)
+    if pool is not None:
+        return pool
+    with _pools_lock:
+        pool = _pools.get(name)
+        if pool is None:
+            config = _configs.get(name) or DispatcherConfig(default_workers())
+            pool = _pools[name] = Dispatcher(name, config)
+        return pool
+
+
+def pools() -> list[Dispatcher]:
+    """Every pool created so far (dedicated threads are not pools)."""
+    return list(_pools.values())
+
+
+def for_fsm(name: str, label: str) -> Dispatcher:
+    """The dispatcher an FSM whose class says ``dispatcher = name`` runs on."""
+    if os.environ.get(FORCE_ENV) == PINNED or name == PINNED:
+        return Dispatcher(label, DispatcherConfig(workers=1, max_blocked=0), pinned=True)
+    return get_dispatcher(name)
+
+
+# ------------------------------------------------------------ process exit
+
+EXIT_GRACE = 5.0
+"""Seconds FSMs still running at interpreter exit get to stop before the process ends."""
+
+_exit_hooks: list[Callable[[float], None]] = []
+
+
+def on_exit(hook: Callable[[float], None]) -> None:
+    """Run ``hook(grace_seconds)`` when the interpreter exits (the engine stops FSMs there)."""
+    _exit_hooks.append(hook)
+
+
+def _at_exit() -> None:
+    grace = float(os.environ.get("ACTORFSM_EXIT_GRACE", EXIT_GRACE))
+    started = time.monotonic()
+    for hook in _exit_hooks:
+        hook(max(0.0, grace - (time.monotonic() - started)))
+
+
+atexit.register(_at_exit)

@@ -1,0 +1,257 @@
+"""How an FSM stops: failures reported once, hooks run once, askers answered, watchers told.
+
+Part of the engine (:class:`~actorfsm.fsm.FSM` mixes :class:`Stopping` in). A
+stop always runs on the thread that holds the FSM's mailbox token, so it never
+races the FSM's own handlers. At interpreter exit the FSMs still running are
+stopped within a grace period; one stuck in a handler is named, not waited for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import pykka
+import structlog
+from pykka import ActorDeadError
+
+from actorfsm import death_watch, dispatch, pykka_seam
+from actorfsm import metric_hooks as _metrics
+from actorfsm.dsl import UNSET
+from actorfsm.mailbox import reject_envelope
+from actorfsm.messages import Failure, Normal, Reason, StopEvent
+from actorfsm.pykka_seam import ActorStop, Envelope
+from actorfsm.rendering import safe_repr
+from actorfsm.scheduler import Settle
+from actorfsm.timers import NamedTimer, StateTimeoutFired
+
+if TYPE_CHECKING:
+    from actorfsm.fsm import FSM
+    from actorfsm.listeners import Listeners
+    from actorfsm.timers import StateTimer
+
+log = structlog.get_logger("actorfsm")
+
+
+class SupervisionHooks(Protocol):
+    """How a supervisor takes part in a child FSM's failures (see :func:`~actorfsm.fsm.supervised`).
+
+    All three are called on the thread running the child.
+    """
+
+    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
+        """Decide on a handler failure: ``True`` keeps the FSM running (the event is dropped)."""
+
+    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
+        """Take the failure report (``True``: handled, the child does not log it itself)."""
+
+    def forward(self, envelope: Envelope[Any]) -> None:
+        """Take a message that reached the stopped child, in arrival order."""
+
+
+class Stopping:
+    """The engine's stopping half: failure reports, termination, rejecting late messages."""
+
+    if TYPE_CHECKING:
+        _state: Any
+        _data: Any
+        _terminated: bool
+        _supervision: SupervisionHooks | None
+        _termination_handler: Callable[[Any], object] | None
+        _log: Any
+        _timers: dict[Any, NamedTimer] | None
+        _state_timer: StateTimer | None
+        _postponed: list[Envelope[Any]] | None
+        _watchers: Listeners | None
+        _current_msg: Any
+        _busy_since: float | None
+        _stuck_since: float | None
+        _current_timeout: float | None
+        reports_own_failures: ClassVar[bool]
+        actor_ref: pykka.ActorRef[Any]
+        actor_inbox: Any
+        actor_stopped: Any
+
+        def _arm_state_timeout(self, timeout: Any) -> None: ...
+        def on_stop(self) -> None: ...
+        def on_failure(self, *exc_info: Any) -> None: ...
+
+    def _fail(
+        self, exc: BaseException, message: Any, reply_to: Any, *, resumable: bool = True
+    ) -> None:
+        """A handler, hook or start-up raised: resume (if a supervisor says so) or stop."""
+        supervision = self._supervision
+        if (
+            resumable
+            and supervision is not None
+            and not self._terminated
+            and supervision.resume(self, exc)  # type: ignore[arg-type]
+        ):
+            self._report_failure(exc, message)  # a resumed failure is reported once too
+            if reply_to is not None:
+                reply_to.set_exception((type(exc), exc, exc.__traceback__))
+            self._arm_state_timeout(self._current_timeout)
+            return
+        if not self._terminated:
+            self._report_failure(exc, message)
+        self._terminate(Failure(exc), reply_to, None, exc)
+
+    def _stop_as_told(
+        self, data: Any, reason: Any, reply: Any, message: Any, reply_to: Any
+    ) -> None:
+        """A handler returned ``stop(...)``: set its data, report a failure reason, stop."""
+        if data is not UNSET:
+            self._data = data
+        if isinstance(reason, Failure) and not self.reports_own_failures:
+            self._report_failure(reason.cause, message)
+        self._terminate(reason or Normal(), reply_to, None if reply is UNSET else reply, None)
+
+    def _report_failure(self, cause: Any, message: Any) -> None:
+        """Report a failure once: to the supervisor if there is one, else as ``fsm_failed``.
+
+        ``cause`` is what failed the FSM: an exception, or whatever a handler
+        gave ``stop(Failure(cause))``. A supervisor reports a non-exception
+        cause itself when it sees the child's ``Terminated``.
+        """
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.failure(self, cause)
+        fields = {
+            "actor": str(self),
+            "state": safe_repr(self._state),
+            "data": safe_repr(self._data),
+            "fsm_event": safe_repr(message),
+            "log": self._rendered_log(),
+        }
+        supervision = self._supervision
+        is_exception = isinstance(cause, BaseException)
+        if supervision is not None and (
+            not is_exception or supervision.report(self, cause, fields)  # type: ignore[arg-type]
+        ):
+            return
+        if is_exception:
+            log.error("fsm_failed", exc_info=(type(cause), cause, cause.__traceback__), **fields)
+        else:
+            log.error("fsm_failed", cause=safe_repr(cause), **fields)
+
+    def _create_log(self) -> Any:
+        """The rolling event log, or ``None`` when off (``LoggingFSM`` provides one)."""
+        return None
+
+    def _rendered_log(self) -> list[str]:
+        return [] if self._log is None else self._log.rendered()
+
+    def _terminate(
+        self, reason: Reason, reply_to: Any, reply: Any, exc: BaseException | None
+    ) -> None:
+        """Stop for ``reason``: cancel timers, run hooks once, answer the asker, tell watchers."""
+        if self._terminated:
+            return
+        self._terminated = True
+        self._cancel_all_timers()
+        stop_event = StopEvent(reason, self._state, self._data)
+        handler = self._termination_handler
+        if handler is not None:
+            self._run_hook("on_termination", handler, stop_event)
+        if isinstance(reason, Failure) and isinstance(reason.cause, BaseException):
+            cause = reason.cause
+            self._run_hook("on_failure", self.on_failure, type(cause), cause, cause.__traceback__)
+        else:
+            self._run_hook("on_stop", self.on_stop)
+        ref = self.actor_ref
+        pykka_seam.unregister(ref)
+        death_watch.record_final_reason(ref, reason)
+        # Postponed events were received first, then the mailbox; under a
+        # supervisor both go, in that order, to the child's next incarnation.
+        reject = rejecter(ref, self._supervision)
+        postponed, self._postponed = self._postponed, None
+        for envelope in postponed or ():
+            reject(envelope)
+        self.actor_inbox.close(reject)
+        self.actor_stopped.set()
+        if reply_to is not None:
+            if exc is not None:
+                reply_to.set_exception((type(exc), exc, exc.__traceback__))
+            else:
+                reply_to.set(reply)
+        if self._watchers is not None:
+            self._watchers.tell_all(death_watch.Terminated(ref, reason))
+            self._watchers = None
+
+    def _cancel_all_timers(self) -> None:
+        if self._timers is not None:
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers = None
+        if self._state_timer is not None:
+            self._state_timer.cancel()
+
+    def _run_hook(self, name: str, hook: Callable[..., object], *args: Any) -> None:
+        self._current_msg = f"<{name}>"
+        self._busy_since = time.monotonic()
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("hook_failed", hook=name, actor=str(self))
+        self._busy_since = None
+
+
+def rejecter(ref: Any, supervision: SupervisionHooks | None) -> Callable[[Envelope[Any]], None]:
+    """What answers messages that reach a stopped FSM (holding its ref, not the FSM itself)."""
+
+    def reject(envelope: Envelope[Any]) -> None:
+        message = envelope.message
+        if isinstance(message, NamedTimer | StateTimeoutFired):
+            return  # this incarnation's timers died with it
+        if isinstance(message, death_watch.Watch) and message.watching:
+            death_watch.notify(message.watcher, ref, death_watch.final_reason(ref))
+        elif message.__class__ is ActorStop and envelope.reply_to is not None:
+            envelope.reply_to.set(None)
+        elif isinstance(message, Settle):
+            message.future.set_result(None)
+        elif supervision is not None:
+            supervision.forward(envelope)
+        else:
+            reject_envelope(envelope)
+
+    return reject
+
+
+def _stop_all_at_exit(grace: float) -> None:
+    """Stop every FSM still registered, newest first, within ``grace``; name those stuck."""
+    from actorfsm.fsm import FSM  # noqa: PLC0415 - the engine imports this module
+
+    refs = [
+        ref
+        for ref in reversed(pykka.ActorRegistry.get_all())
+        if isinstance(ref, pykka.ActorRef) and issubclass(ref.actor_class, FSM)
+    ]
+    if not refs:
+        return
+    futures = []
+    for ref in refs:
+        try:
+            futures.append((ref, ref.stop(block=False)))
+        except ActorDeadError:
+            continue
+    deadline = time.monotonic() + grace
+    stuck = []
+    for ref, future in futures:
+        try:
+            future.get(timeout=max(0.0, deadline - time.monotonic()))
+        except pykka.Timeout:
+            stuck.append(ref)
+    for ref in stuck[:10]:
+        fsm = ref._actor_weakref()
+        log.warning(
+            "fsm_still_running_at_exit",
+            actor=str(ref),
+            state=safe_repr(getattr(fsm, "_state", None)),
+            fsm_event=safe_repr(getattr(fsm, "_current_msg", None)),
+            grace=grace,
+        )
+    if len(stuck) > 10:
+        log.warning("fsms_still_running_at_exit", count=len(stuck), grace=grace)
+
+
+dispatch.on_exit(_stop_all_at_exit)
