@@ -37,6 +37,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -103,6 +104,21 @@ def text_of(driver: Any, element_id: str) -> str:
     return str(elements[0].text) if elements else ""
 
 
+def waiting(browser: Any) -> WebDriverWait[Any]:
+    """Waits that retry when the live page re-renders an element under the test's feet."""
+    return WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def click(driver: Any, css: str) -> bool:
+    """Click the first element matching ``css`` (a re-rendered one is raised as stale: retried)."""
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    return True
+
+
+def texts(driver: Any, css: str) -> list[str]:
+    return [str(element.text) for element in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
 def test_state_changes_and_log_entries_appear_without_a_reload(
     browser: Any, observer: ObserverServer
 ) -> None:
@@ -113,29 +129,29 @@ def test_state_changes_and_log_entries_appear_without_a_reload(
     gate.ask("coin")
     gate.ask("push")
     browser.get(observer.url)
-    wait = WebDriverWait(browser, 10)
+    wait = waiting(browser)
     wait.until(lambda d: "front-gate" in d.find_element(By.ID, "trees").text)
     search = browser.find_element(By.ID, "search")
     search.send_keys("name:front-gate")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#fsms tbody tr")) == 1)
-    browser.find_element(By.CSS_SELECTOR, "#fsms tbody tr").click()
+    wait.until(lambda d: click(d, "#fsms tbody tr"))
     wait.until(lambda d: text_of(d, "fsm-state") == "CLOSED")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#log tbody tr")) == 2
-    assert browser.find_elements(By.CSS_SELECTOR, ".diagram svg g.state.current")
+    wait.until(lambda d: len(texts(d, "#log tbody tr")) == 2)
+    wait.until(lambda d: texts(d, ".diagram svg g.state.current text") == ["CLOSED"])
     marker = browser.execute_script("window.notReloaded = true; return window.notReloaded;")
     assert marker is True
 
     gate.ask("coin")  # CLOSED -> OPEN, a third log entry
     wait.until(lambda d: text_of(d, "fsm-state") == "OPEN")
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log tbody tr")) == 3)
-    newest = browser.find_element(By.CSS_SELECTOR, "#log tbody tr").text
+    wait.until(lambda d: len(texts(d, "#log tbody tr")) == 3)
+    newest = wait.until(lambda d: texts(d, "#log tbody tr")[0])
     assert "'coin'" in newest and "CLOSED" in newest
     assert browser.execute_script("return window.notReloaded;") is True
-    assert "inspection" in browser.find_element(By.ID, "detail").text  # named timer
+    wait.until(lambda d: "inspection" in text_of(d, "detail"))  # the named timer
     browser.save_screenshot(str(ARTIFACTS / "observer-page.png"))
 
-    rows = browser.find_elements(By.CSS_SELECTOR, "#trees li[data-child='front-gate'] .badge")
-    assert rows and rows[0].text == "RUNNING"
+    badge = "#trees li[data-child='front-gate'] .badge"
+    wait.until(lambda d: texts(d, badge)[:1] == ["RUNNING"])
     sup.stop()
     wait.until(lambda d: "No supervisors running." in d.find_element(By.ID, "trees").text)
     browser.save_screenshot(str(ARTIFACTS / "observer-after-stop.png"))
@@ -144,11 +160,12 @@ def test_state_changes_and_log_entries_appear_without_a_reload(
 def test_a_large_list_is_paged(browser: Any, observer: ObserverServer) -> None:
     refs = [Gate.start() for _ in range(130)]
     browser.get(observer.url)
-    wait = WebDriverWait(browser, 10)
+    wait = waiting(browser)
     wait.until(lambda d: "page 1 of 3" in text_of(d, "pageinfo"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#fsms tbody tr")) == 50
-    browser.find_element(By.ID, "next").click()
-    browser.find_element(By.ID, "next").click()
+    wait.until(lambda d: click(d, "#next"))
+    wait.until(lambda d: "page 2 of 3" in text_of(d, "pageinfo"))
+    wait.until(lambda d: click(d, "#next"))
     wait.until(lambda d: "page 3 of 3" in text_of(d, "pageinfo"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#fsms tbody tr")) == 30
     browser.save_screenshot(str(ARTIFACTS / "observer-paged.png"))
