@@ -4,47 +4,58 @@ Everything a user programs against is importable from here.
 """
 
 from actorfsm.death_watch import Terminated, unwatch, watch
+from actorfsm.dispatch import PINNED, DispatcherConfig, configure_dispatcher, settle_all
 from actorfsm.dsl import NextState, goto, stay, stop
+from actorfsm.durations import Duration
 from actorfsm.fsm import FSM, FSMError
 from actorfsm.introspection import FSMSnapshot, StateMetrics, diagram, inspect
 from actorfsm.listeners import tell_each
+from actorfsm.logging import default_to_stderr
 from actorfsm.logging_fsm import LogEntry, LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
+from actorfsm.recipient import Ref
 from actorfsm.subscribers import (
     CurrentState,
     SubscribeTransitionCallBack,
     Transition,
     UnsubscribeTransitionCallBack,
 )
-from actorfsm.supervision import (
+from actorfsm.supervision.backoff import DEPENDENCY_BACKOFF, Backoff
+from actorfsm.supervision.budget import RESTART_FLOOR, RestartBudget
+from actorfsm.supervision.child_ref import ChildRef, ChildRestarting
+from actorfsm.supervision.child_spec import ChildSpec, sibling
+from actorfsm.supervision.dependency import DEPENDENCY_ERRORS, DependencyLost, is_dependency_error
+from actorfsm.supervision.directive import Decider, Directive, default_decider
+from actorfsm.supervision.lifecycle import ChildStatus, Lifecycle, LifecycleAlerts
+from actorfsm.supervision.queries import GetChild, GetChildStatus
+from actorfsm.supervision.restarts import SupervisorState
+from actorfsm.supervision.strategy import (
     AllForOne,
-    Backoff,
-    ChildRef,
-    ChildSpec,
-    ChildStatus,
-    DependencyLost,
-    Directive,
-    GetChild,
-    GetChildStatus,
-    Lifecycle,
-    LifecycleAlerts,
     OneForOne,
     RestartLimitExceeded,
-    Supervisor,
-    SupervisorState,
-    default_decider,
+    RestartStrategy,
+    RestForOne,
 )
+from actorfsm.supervision.supervisor import Supervisor
 
 __all__ = [
+    "DEPENDENCY_BACKOFF",
+    "DEPENDENCY_ERRORS",
     "FSM",
+    "PINNED",
+    "RESTART_FLOOR",
     "AllForOne",
     "Backoff",
     "ChildRef",
+    "ChildRestarting",
     "ChildSpec",
     "ChildStatus",
     "CurrentState",
+    "Decider",
     "DependencyLost",
     "Directive",
+    "DispatcherConfig",
+    "Duration",
     "Event",
     "FSMError",
     "FSMSnapshot",
@@ -58,7 +69,11 @@ __all__ = [
     "NextState",
     "Normal",
     "OneForOne",
+    "Ref",
+    "RestForOne",
+    "RestartBudget",
     "RestartLimitExceeded",
+    "RestartStrategy",
     "Shutdown",
     "StateMetrics",
     "StateTimeout",
@@ -69,13 +84,19 @@ __all__ = [
     "Terminated",
     "Transition",
     "UnsubscribeTransitionCallBack",
+    "configure_dispatcher",
     "default_decider",
     "diagram",
     "goto",
     "inspect",
+    "is_dependency_error",
+    "settle_all",
+    "sibling",
     "stay",
     "stop",
     "tell_each",
     "unwatch",
     "watch",
 ]
+
+default_to_stderr()

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 from pykka import ActorRegistry
 
 from actorfsm import dispatch, scheduler
+from actorfsm.durations import seconds
 from actorfsm.fsm import FSM
-from actorfsm.lifecycle import Lifecycle, LifecycleAlerts
-from actorfsm.supervision import Supervisor
+from actorfsm.supervision.lifecycle import Lifecycle, LifecycleAlerts
+from actorfsm.supervision.supervisor import Supervisor
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ def fsm_name(fsm: FSM[Any, Any]) -> str:
         name = getattr(hooks, "name", None)
         if isinstance(name, str):
             return name
-    return f"{fsm.__class__.__name__}-{fsm.actor_urn[_URN_PREFIX : _URN_PREFIX + 8]}"
+    return f"{fsm.__class__.__name__}-{fsm.actor_urn[-8:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +124,7 @@ def children(supervisor: Supervisor) -> list[ChildView]:
         monitor = child.monitor
         state = monitor.state
         since = monitor.since
-        incarnation = child.incarnation
-        ref = None if incarnation is None else incarnation.ref
+        ref = child.actor
         actor = None if ref is None else ref._actor_weakref()
         restart_at = child.restart_at
         streak = child.streaks
@@ -158,7 +158,7 @@ def _alerts_of(
         active.append(_STUCK_KIND[state])
     limit = alerts.thrash_transitions
     if limit is not None:
-        horizon = now - alerts.thrash_window
+        horizon = now - seconds(alerts.thrash_window)
         if sum(1 for at in recent if at > horizon) > limit:
             active.append("thrashing")
     return tuple(active)

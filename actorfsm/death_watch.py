@@ -7,48 +7,55 @@ at once, with the reason it stopped with if that is still known).
 from __future__ import annotations
 
 import contextlib
-import weakref
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pykka import ActorDeadError
 
-# The final reason of each stopped FSM, kept as long as anybody holds its ref.
-_final_reasons: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+from actorfsm.messages import Reason
+from actorfsm.recipient import Ref
+
+# The final reason of a stopped FSM is kept on its ref, as long as anybody
+# holds the ref. Not in a weak-keyed dict: a Failure's traceback holds the
+# actor, which holds its ref, so the dict's value would keep its own key (and
+# every failed instance) alive forever; on the ref it is a plain cycle that
+# the garbage collector frees.
+_FINAL_REASON = "_actorfsm_final_reason"
 
 
 @dataclass(frozen=True, slots=True)
 class Terminated:
     """Sent to watchers when the watched FSM stops, for whatever reason."""
 
-    ref: Any
-    reason: Any
+    ref: Ref
+    reason: Reason | None
+    """Why it stopped (``None`` when that is no longer known)."""
 
 
 class Watch(NamedTuple):
     """Internal message: ``watcher`` wants (``watching``) or no longer wants ``Terminated``."""
 
-    watcher: Any
+    watcher: Ref
     watching: bool
 
 
-def record_final_reason(ref: Any, reason: Any) -> None:
+def record_final_reason(ref: object, reason: Reason) -> None:
     """Remember why ``ref``'s actor stopped (called by the FSM as it stops)."""
-    _final_reasons[ref] = reason
+    setattr(ref, _FINAL_REASON, reason)
 
 
-def final_reason(ref: Any) -> Any:
+def final_reason(ref: object) -> Reason | None:
     """Why ``ref``'s actor stopped, or ``None`` if unknown (not an FSM, or still alive)."""
-    return _final_reasons.get(ref)
+    return getattr(ref, _FINAL_REASON, None)
 
 
-def notify(watcher: Any, ref: Any, reason: Any) -> None:
+def notify(watcher: Ref, ref: Ref, reason: Reason | None) -> None:
     """Send ``Terminated`` to ``watcher``, ignoring a watcher that is itself dead."""
     with contextlib.suppress(ActorDeadError):
         watcher.tell(Terminated(ref, reason))
 
 
-def watch(watcher_ref: Any, target_ref: Any) -> None:
+def watch(watcher_ref: Ref, target_ref: Ref) -> None:
     """Make ``target_ref`` send ``Terminated(target_ref, reason)`` to ``watcher_ref`` when it stops.
 
     ``target_ref`` is an FSM's ``ActorRef`` or a supervisor's ``ChildRef``
@@ -61,7 +68,7 @@ def watch(watcher_ref: Any, target_ref: Any) -> None:
         notify(watcher_ref, target_ref, final_reason(target_ref))
 
 
-def unwatch(watcher_ref: Any, target_ref: Any) -> None:
+def unwatch(watcher_ref: Ref, target_ref: Ref) -> None:
     """Stop watching ``target_ref`` (no effect if it is dead or was not watched)."""
     with contextlib.suppress(ActorDeadError):
         target_ref.tell(Watch(watcher_ref, False))

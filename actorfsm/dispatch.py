@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from pykka import ThreadingFuture
 
 if TYPE_CHECKING:
     from actorfsm.mailbox import Mailbox
@@ -86,7 +85,7 @@ def default_workers() -> int:
 class Runner:
     """A thread running FSMs: a pool worker or a dedicated thread."""
 
-    __slots__ = ("current", "dispatcher", "extra", "ident", "next", "streak")
+    __slots__ = ("current", "dispatcher", "extra", "ident", "idled", "next", "scheduled", "streak")
 
     def __init__(self, dispatcher: Dispatcher, *, extra: bool = False) -> None:
         self.dispatcher = dispatcher
@@ -98,6 +97,8 @@ class Runner:
         # blocks in a handler.
         self.next: deque[Mailbox] = deque()
         self.streak = 0
+        self.scheduled = 0  # mailboxes this thread scheduled (see settle_all)
+        self.idled = 0  # mailboxes this thread let go idle
 
     def take_next(self) -> Mailbox | None:
         """Take the mailbox in the next slot, if any (safe from any thread)."""
@@ -116,18 +117,40 @@ def current_runner() -> Runner | None:
 
 
 # ------------------------------------------------------------------ quiescence
+#
+# Every scheduling of a mailbox is counted once, and so is every time a worker
+# lets an idle mailbox go. Workers count in their own Runner (no lock: only
+# that thread writes it); other threads (the caller of a tell, the scheduler)
+# count in the shared figures under a lock. All counters only grow, so reading
+# every "went idle" counter first and every "scheduled" counter after is
+# sound: equal sums mean nothing was left to run at the moment in between.
 
-_activity = threading.Condition(threading.Lock())
-_active = 0
+_count_lock = threading.Lock()
+_shared_scheduled = 0
+_shared_idled = 0
 
 
-def note_active(delta: int) -> None:
-    """Count a mailbox becoming scheduled (+1) or idle again (-1)."""
-    global _active
-    with _activity:
-        _active += delta
-        if not _active:
-            _activity.notify_all()
+def _note_scheduled_elsewhere() -> None:
+    global _shared_scheduled
+    with _count_lock:
+        _shared_scheduled += 1
+
+
+def _retire_counts(runner: Runner) -> None:
+    """Fold an ending runner's counts into the shared ones (and forget the runner)."""
+    global _shared_scheduled, _shared_idled
+    with _count_lock:
+        _shared_scheduled += runner.scheduled
+        _shared_idled += runner.idled
+        _runners.discard(runner)
+
+
+def active() -> int:
+    """How many mailboxes are scheduled or running now (a lower bound while things move)."""
+    with _count_lock:
+        live = list(_runners)
+        idled = _shared_idled + sum(runner.idled for runner in live)
+        return _shared_scheduled + sum(runner.scheduled for runner in live) - idled
 
 
 def settle_all(timeout: float = 5.0) -> bool:
@@ -141,23 +164,23 @@ def settle_all(timeout: float = 5.0) -> bool:
     """
     started = time.monotonic()
     deadline = started + timeout
-    with _activity:
-        while _active:
-            if _only_blocked_remain(started):
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            _activity.wait(min(remaining, 0.005))
-    return True
+    pause = 0.0001
+    while True:
+        pending = active()
+        if not pending or _only_blocked_remain(started, pending):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
 
 
 BLOCKED_FOR = 0.05
 """Seconds in one handler after which :func:`settle_all` stops waiting for it."""
 
 
-def _only_blocked_remain(started: float) -> bool:
-    """Whether every active mailbox is one whose handler blocks (lock held)."""
+def _only_blocked_remain(started: float, pending: int) -> bool:
+    """Whether every active mailbox is one whose handler blocks."""
     now = time.monotonic()
     blocked = 0
     for runner in list(_runners):
@@ -168,7 +191,7 @@ def _only_blocked_remain(started: float) -> bool:
         if since is None or since > started or now - since < BLOCKED_FOR:
             return False
         blocked += 1
-    return blocked == _active
+    return blocked == pending
 
 
 # ------------------------------------------------------------------- runners
@@ -212,8 +235,11 @@ class Dispatcher:
 
     def schedule(self, mailbox: Mailbox) -> None:
         """Queue ``mailbox`` to run (its token is held by the caller)."""
-        note_active(1)
         runner = getattr(_tls, "runner", None)
+        if runner is None:
+            _note_scheduled_elsewhere()
+        else:
+            runner.scheduled += 1
         if runner is not None and runner.dispatcher is self and not self.pinned:
             slot = runner.next
             slot.append(mailbox)
@@ -256,7 +282,7 @@ class Dispatcher:
         try:
             self._serve(runner)
         finally:
-            _runners.discard(runner)
+            _retire_counts(runner)
             with self._lock:
                 self._workers -= 1
                 if extra:
@@ -356,27 +382,6 @@ class Dispatcher:
             self._runq.put(None)
 
 
-class ManagedFuture(ThreadingFuture[Any]):
-    """A pykka future whose ``get`` on a pool worker is managed blocking.
-
-    A handler that waits for a reply (an ``ask`` inside a handler, a
-    supervisor stopping its children) would otherwise hold its worker, and
-    the FSM it waits for might need that very worker.
-    """
-
-    def get(self, *, timeout: float | None = None) -> Any:
-        """Wait for the value as pykka's future does; a pool worker is replaced meanwhile."""
-        runner: Runner | None = getattr(_tls, "runner", None)
-        if runner is None:
-            return super().get(timeout=timeout)
-        pool = runner.dispatcher
-        pool.begin_blocking(runner)
-        try:
-            return super().get(timeout=timeout)
-        finally:
-            pool.end_blocking(runner)
-
-
 # ------------------------------------------------------------------ registry
 
 _configs: dict[str, DispatcherConfig] = {}
@@ -442,9 +447,12 @@ def pools() -> list[Dispatcher]:
     return list(_pools.values())
 
 
+_FORCED_PINNED = os.environ.get(FORCE_ENV) == PINNED  # read once: it is set for a whole run
+
+
 def for_fsm(name: str, label: str) -> Dispatcher:
     """The dispatcher an FSM whose class says ``dispatcher = name`` runs on."""
-    if os.environ.get(FORCE_ENV) == PINNED or name == PINNED:
+    if _FORCED_PINNED or name == PINNED:
         return Dispatcher(label, DispatcherConfig(workers=1, max_blocked=0), pinned=True)
     return get_dispatcher(name)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any, NamedTuple
 
-from actorfsm.durations import to_optional_timeout
+from actorfsm.durations import Duration, to_optional_timeout
 from actorfsm.messages import Normal, Reason, normalise_reason
 
 
@@ -79,9 +79,11 @@ class NextState(NamedTuple):
 
     def using(self, data: Any) -> NextState:
         """Replace the state data with ``data``."""
+        if self is STAY:  # stay().using(x), once per message in most FSMs
+            return _new(NextState, (_STAY_KIND, None, data, NO_MODS))
         return _new(NextState, (self[0], self[1], data, self[3]))
 
-    def for_max(self, timeout: object) -> NextState:
+    def for_max(self, timeout: Duration | None) -> NextState:
         """Time out the next state after ``timeout`` (seconds or ``timedelta``).
 
         ``None`` or ``inf`` means no timeout.
@@ -108,6 +110,7 @@ _new = tuple.__new__
 # An unmodified stay() is one shared constant: the engine recognises it by
 # identity and skips all the work a modified description needs.
 STAY = NextState(Kind.STAY)
+_STAY_KIND = Kind.STAY
 
 
 def goto(state: Any) -> NextState:

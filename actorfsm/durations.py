@@ -11,6 +11,7 @@ import math
 from datetime import timedelta
 
 Duration = float | int | timedelta
+"""A duration the API accepts: seconds (int or float) or a ``timedelta``."""
 
 
 def to_seconds(value: object, what: str) -> float:
@@ -26,6 +27,11 @@ def to_seconds(value: object, what: str) -> float:
         msg = f"{what} must not be negative or NaN, got {value!r}"
         raise ValueError(msg)
     return seconds
+
+
+def seconds(value: Duration) -> float:
+    """A duration already validated (by :func:`to_seconds`) as float seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def to_optional_timeout(value: object, what: str) -> float | None:

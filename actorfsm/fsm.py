@@ -42,6 +42,7 @@ supervisor that says ``RESUME``, drops the event and keeps state and data).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -53,7 +54,7 @@ import pykka
 
 from actorfsm import dispatch, pykka_seam, stuck
 from actorfsm import metric_hooks as _metrics
-from actorfsm.dsl import STAY, UNSET, Kind, NextState, Unset
+from actorfsm.dsl import NO_MODS, STAY, UNSET, Kind, NextState, Unset
 from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.listeners import Listeners
 from actorfsm.mailbox import Mailbox
@@ -79,6 +80,11 @@ _monotonic = time.monotonic
 _new_object = object.__new__
 _set_event = Event.__dict__["event"].__set__
 _set_data = Event.__dict__["data"].__set__
+
+# A urn per FSM, unique as a uuid4 and cheaper: a random uuid4 prefix for the
+# process, a serial number in the last group (os.urandom per FSM is a syscall).
+_URN_PREFIX = uuid.uuid4().urn[:-12]
+_serials = itertools.count()
 
 MIN_TIMER_INTERVAL = 0.001
 """Repeating timers fire at most this often (seconds): a shorter period would spin a core."""
@@ -177,7 +183,7 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
 
         Runs in the caller's thread; nothing is handled until ``start()``.
         """
-        self.actor_urn = uuid.uuid4().urn
+        self.actor_urn = f"{_URN_PREFIX}{next(_serials):012x}"
         inbox_class = Mailbox if _metrics.sink is None else _metrics.sink.mailbox_class  # hook
         self.actor_inbox = inbox_class(self, dispatch.for_fsm(self.dispatcher, type(self).__name__))
         self.actor_stopped = StoppedFlag()
@@ -429,8 +435,9 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         popleft = queue.popleft
         system = SYSTEM_MESSAGES
         handle = self._handle_event
+        # Stopping closes the mailbox, which empties the deque: no other check needed.
         for _ in range(budget):
-            if not queue or self._terminated:
+            if not queue:
                 return
             envelope = popleft()
             message = envelope.message
@@ -475,11 +482,22 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
                     reply_to.set(None)
                 if self._current_timeout is not None:
                     self._arm_state_timeout(self._current_timeout)
-            elif result.__class__ is NextState and result[0] is _STAY_KIND and not result[3][3]:
-                # A stay with modifiers (.using, .replying, .for_max): no transition.
+            elif (
+                result.__class__ is NextState
+                and result[0] is _STAY_KIND
+                and ((mods := result[3]) is NO_MODS)
+            ):
+                # stay().using(data), the most common description after stay().
                 if result[2] is not UNSET:
                     self._data = result[2]
-                mods = result[3]
+                if reply_to is not None:
+                    reply_to.set(None)
+                if self._current_timeout is not None:
+                    self._arm_state_timeout(self._current_timeout)
+            elif result.__class__ is NextState and result[0] is _STAY_KIND and not mods[3]:
+                # A stay with other modifiers (.replying, .for_max): no transition.
+                if result[2] is not UNSET:
+                    self._data = result[2]
                 if reply_to is not None:
                     reply_to.set(None if mods[1] is UNSET else mods[1])
                 elif mods[1] is not UNSET:

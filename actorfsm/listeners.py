@@ -8,12 +8,13 @@ from typing import Any
 import structlog
 from pykka import ActorDeadError
 
+from actorfsm.recipient import Ref
 from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm")
 
 
-def tell_each(refs: Iterable[Any], message: Any) -> tuple[Any, ...]:
+def tell_each(refs: Iterable[Ref], message: Any) -> tuple[Ref, ...]:
     """Tell every ref ``message``; log each dead one (``listener_dead``) and return the living.
 
     For actors that keep their listeners in immutable state data:
@@ -36,22 +37,22 @@ class Listeners:
     __slots__ = ("_refs",)
 
     def __init__(self) -> None:
-        self._refs: list[Any] = []
+        self._refs: list[Ref] = []
 
     def __bool__(self) -> bool:
         return bool(self._refs)
 
-    def add(self, ref: Any) -> None:
+    def add(self, ref: Ref) -> None:
         """Add ``ref`` unless it is already there."""
         if ref not in self._refs:
             self._refs.append(ref)
 
-    def remove(self, ref: Any) -> None:
+    def remove(self, ref: Ref) -> None:
         """Remove ``ref`` if it is there."""
         if ref in self._refs:
             self._refs.remove(ref)
 
-    def tell_all(self, message: Any) -> list[Any]:
+    def tell_all(self, message: Any) -> list[Ref]:
         """Tell every listener ``message``; drop and return those that are dead."""
         dead = []
         for ref in tuple(self._refs):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pykka import ActorDeadError
 
-from actorfsm import dispatch, stuck
+from actorfsm import stuck
 from actorfsm.pykka_seam import Envelope
 
 if TYPE_CHECKING:
@@ -91,20 +91,18 @@ class Mailbox:
             runner.current = None
             if owner._stuck_since is not None:
                 stuck.watcher.returned(owner, time.monotonic())
-        self._finish()
+        self._finish(runner)
 
-    def _finish(self) -> None:
+    def _finish(self, runner: Runner) -> None:
         """Give the token back; take it again (and requeue) if messages arrived meanwhile."""
         token = self._token
         token.release()
         if self.queue and token.acquire(False):
-            if self.closed:
-                self._drain_closed(self)
-                dispatch.note_active(-1)
-            else:
+            if not self.closed:
                 self.dispatcher.requeue(self)
-        else:
-            dispatch.note_active(-1)
+                return
+            self._drain_closed(self)
+        runner.idled += 1
 
     def _release(self) -> None:
         token = self._token

@@ -9,18 +9,27 @@ fields; the FSM always delivers and reports *instances* of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # a bare ``Event`` means ``Event[Any]`` (PEP 696; typing has it from 3.13)
+    from typing_extensions import TypeVar as DefaultTypeVar
+
+    D = DefaultTypeVar("D", default=Any)
+else:
+    D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Event(Generic[D]):
     """What a ``when`` handler receives: the message and the FSM's current data.
 
-    Match both at once: ``case Event(Queue(obj), Todo() as todo):``.
+    Match both at once: ``case Event(Queue(obj), Todo() as todo):``. It is
+    generic in the data, so a handler of an ``FSM[S, Todo]`` is typed
+    ``def idle(self, event: Event[Todo]) -> NextState | None``.
     """
 
     event: Any
-    data: Any
+    data: D
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from actorfsm import census, dispatch
-from actorfsm.lifecycle import Lifecycle
 from actorfsm.rendering import state_label
+from actorfsm.supervision.lifecycle import Lifecycle
 
 if TYPE_CHECKING:
     from actorfsm.metrics import Metrics

@@ -14,13 +14,14 @@ worker threads:
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import structlog
-from pykka import ActorDeadError, ActorRef, ThreadingFuture
+from pykka import ActorDeadError, ActorRef
 
 from actorfsm import dispatch
-from actorfsm.dispatch import ManagedFuture
+from actorfsm.futures import Reply, StopReply
 from actorfsm.pykka_seam import ActorStop, Envelope
 from actorfsm.rendering import safe_repr
 
@@ -76,7 +77,7 @@ class FSMRef(ActorRef[Any]):
 
     def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the reply (a future when ``block=False``)."""
-        future: ThreadingFuture[Any] = ManagedFuture()
+        future = Reply()
         self._send(Envelope(message, reply_to=future))
         if block:
             return future.get(timeout=timeout)
@@ -84,21 +85,11 @@ class FSMRef(ActorRef[Any]):
 
     def stop(self, *, block: bool = True, timeout: float | None = None) -> Any:
         """Ask the FSM to stop after what is queued; ``True`` if it was running (as pykka)."""
-        stopped: ThreadingFuture[Any] = ManagedFuture()
-        self._send(Envelope(ActorStop(), reply_to=stopped))
-
-        def _converted(wait: float | None) -> bool:
-            try:
-                stopped.get(timeout=wait)
-            except ActorDeadError:
-                return False
-            return True
-
-        result: ThreadingFuture[bool] = ManagedFuture()
-        result.set_get_hook(_converted)
+        future = StopReply()
+        self._send(Envelope(ActorStop(), reply_to=future))
         if block:
-            return result.get(timeout=timeout)
-        return result
+            return future.get(timeout=timeout)
+        return future
 
     def _send(self, envelope: Envelope[Any]) -> None:
         if self.actor_stopped._set:  # type: ignore[attr-defined]
@@ -113,4 +104,37 @@ class FSMRef(ActorRef[Any]):
             raise ActorDeadError(msg)
         self.dead_letters += 1
         if self.dead_letters == 1:
-            log.info("dead_letter", recipient=str(self), message=safe_repr(message))
+            _dead_letter_log.first(self, message)
+
+
+class DeadLetterLog:
+    """Logs the first dead letter of each stopped FSM, at most ``limit`` lines per ``window``.
+
+    As Akka's ``log-dead-letters``: when a whole system shuts down, every
+    FSM still telling its peers would otherwise log one line each. Past the
+    limit, one ``dead_letters_suppressed`` line says so; logging resumes in
+    the next window.
+    """
+
+    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._lock = threading.Lock()
+        self._window_start = -window
+        self._logged = 0
+
+    def first(self, recipient: FSMRef, message: Any) -> None:
+        """``recipient`` got its first dead letter: log it unless over the limit."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._window_start >= self.window:
+                self._window_start, self._logged = now, 0
+            self._logged += 1
+            logged = self._logged
+        if logged <= self.limit:
+            log.info("dead_letter", recipient=str(recipient), message=safe_repr(message))
+        elif logged == self.limit + 1:
+            log.info("dead_letters_suppressed", limit=self.limit, window=self.window)
+
+
+_dead_letter_log = DeadLetterLog()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from actorfsm.recipient import Ref
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionRequest:
     """A request about ``subscriber``'s transition subscription."""
 
-    subscriber: Any
+    subscriber: Ref
 
 
 class SubscribeTransitionCallBack(SubscriptionRequest):
@@ -32,7 +34,7 @@ class UnsubscribeTransitionCallBack(SubscriptionRequest):
 class CurrentState:
     """Sent to a new transition subscriber: the state the FSM is in."""
 
-    fsm_ref: Any
+    fsm_ref: Ref
     state: Any
 
 
@@ -40,6 +42,6 @@ class CurrentState:
 class Transition:
     """Sent to transition subscribers on every real state change."""
 
-    fsm_ref: Any
+    fsm_ref: Ref
     from_state: Any
     to_state: Any

@@ -19,6 +19,7 @@ import pykka
 from actorfsm import death_watch
 from actorfsm.death_watch import Terminated
 from actorfsm.pykka_seam import Envelope
+from actorfsm.recipient import Ref
 from actorfsm.scheduler import Scheduler, Settle, VirtualScheduler, install
 
 T = TypeVar("T")
@@ -100,11 +101,11 @@ class Probe:
         """
         self.ref.proxy().ignoring = predicate
 
-    def watch(self, ref: Any) -> None:
+    def watch(self, ref: Ref) -> None:
         """Have ``ref`` send this probe ``Terminated`` when it stops (death watch)."""
         death_watch.watch(self.ref, ref)
 
-    def expect_terminated(self, ref: Any, timeout: float = DEFAULT_TIMEOUT) -> Terminated:
+    def expect_terminated(self, ref: Ref, timeout: float = DEFAULT_TIMEOUT) -> Terminated:
         """Return the next message; fail unless it is ``Terminated`` for ``ref``."""
         received = self.expect_msg_type(Terminated, timeout)
         if received.ref is not ref:

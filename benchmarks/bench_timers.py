@@ -1,9 +1,12 @@
-"""100,000 armed timers across 1,000 FSMs on the one shared scheduler thread.
+"""100,000 armed timers on the one shared scheduler thread, in four shapes.
 
-Measures threads added, memory per armed timer, lateness (from a timer's due
-time to its FSM handling the message), and a burst of 100,000 timers due at the
-same instant. A thread per timer (``threading.Timer``) would need 100,000
-threads for the same load.
+Measures threads added, memory per armed timer, and lateness (from a timer's
+due time to its FSM handling the message) for: a uniform spread over 10 s;
+waves (1,000 timers due at the same instant every 0.1 s for 10 s) over 1,000
+and over 10,000 FSMs; and a burst of 100,000 due at one instant. The waves
+are compared with what a user would otherwise write: one driver thread that
+sleeps until each wave and tells 1,000 plain pykka actors. A thread per timer
+(``threading.Timer``) would need 100,000 threads for the same load.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import pykka
+
 from actorfsm import FSM, Event, stay
-from benchmarks.harness import print_machine
+from benchmarks.harness import print_machine, print_ratio
 
 FSMS = 1_000
 TIMERS_PER_FSM = 100
 TOTAL = FSMS * TIMERS_PER_FSM
 SPREAD = 10.0
-HEAD_START = 5.0  # seconds between the start of arming and the first due time
+WAVES = 100
+WAVE_EVERY = 0.1
+HEAD_START = 5.0  # seconds (per 1,000 FSMs) between the start of arming and the first due time
 
 DueOf = Callable[[float, int], float]
 
@@ -39,17 +46,19 @@ class Sink(FSM[S, None]):
     def __init__(self, done: threading.Semaphore) -> None:
         super().__init__()
         self.lateness: list[float] = []
+        self.expected = TIMERS_PER_FSM
         self.done = done
         self.start_with(S.ON, None)
         self.when(S.ON, self.on)
 
     def on(self, event: Event) -> Any:
         self.lateness.append(time.monotonic() - event.event)
-        if len(self.lateness) == TIMERS_PER_FSM:
+        if len(self.lateness) == self.expected:
             self.done.release()  # once per FSM: the measurement must not be the bottleneck
         return stay()
 
     def arm(self, dues: list[float]) -> None:
+        self.expected = len(dues)
         now = time.monotonic()
         for i, due in enumerate(dues):
             self.start_single_timer(i, due, due - now)
@@ -76,23 +85,24 @@ def memory_per_timer() -> float:
     return current / (len(refs) * len(dues))
 
 
-def run(label: str, due_of: DueOf) -> None:
+def run(label: str, due_of: DueOf, fsms: int = FSMS) -> list[float]:
+    """Arm ``TOTAL`` timers over ``fsms`` FSMs (timer ``k`` due at ``due_of(base, k)``); report."""
+    per_fsm = TOTAL // fsms
     done = threading.Semaphore(0)
     threads_before = threading.active_count()
-    refs = [Sink.start(done) for _ in range(FSMS)]
-    actor_threads = threading.active_count() - threads_before
-    base = time.monotonic() + HEAD_START
+    refs = [Sink.start(done) for _ in range(fsms)]
+    threads_added = threading.active_count() - threads_before
+    base = time.monotonic() + HEAD_START * max(1, fsms // 1_000)  # arming takes longer
     started = time.monotonic()
     # One FSM at a time: 1,000 actors arming at once only measure GIL contention
     # (and each arm call then runs long enough to be reported as stuck).
     for n, ref in enumerate(refs):
-        ref.proxy().arm([due_of(base, n * TIMERS_PER_FSM + i) for i in range(TIMERS_PER_FSM)]).get()
+        ref.proxy().arm([due_of(base, n * per_fsm + i) for i in range(per_fsm)]).get()
     armed_in = time.monotonic() - started
-    finished = sum(done.acquire(timeout=60) for _ in range(FSMS))
+    finished = sum(done.acquire(timeout=60) for _ in range(fsms))
     last_handled = time.monotonic()
     lateness = [late for ref in refs for late in ref.proxy().lateness.get()]
-    handled = len(lateness) if finished == FSMS else -1
-    extra_threads = threading.active_count() - threads_before - actor_threads
+    handled = len(lateness) if finished == fsms else -1
     schedulers = sum(t.name == "actorfsm-scheduler" for t in threading.enumerate())
     for ref in refs:
         ref.stop()
@@ -100,16 +110,65 @@ def run(label: str, due_of: DueOf) -> None:
     lateness.sort()
     print(f"   {label}:")
     print(
-        f"     {TOTAL} timers on {FSMS} FSMs, armed in {armed_in:.2f} s; "
-        f"threads besides the FSMs' own: {extra_threads} added, "
+        f"     {TOTAL} timers on {fsms} FSMs, armed in {armed_in:.2f} s; "
+        f"threads added by starting the FSMs: {threads_added}, "
         f"{schedulers} scheduler thread in the process"
     )
+    report(handled, lateness)
+    print(f"     last one handled {last_handled - last_due:.2f} s after the last due time")
+    return lateness
+
+
+def report(handled: int, lateness: list[float]) -> None:
     print(
         f"     handled {handled}/{TOTAL}; "
         f"lateness median {1e3 * statistics.median(lateness):.1f} ms, "
-        f"p99 {1e3 * lateness[int(0.99 * len(lateness))]:.1f} ms, max {1e3 * lateness[-1]:.1f} ms"
+        f"p99 {1e3 * p99(lateness):.1f} ms, max {1e3 * lateness[-1]:.1f} ms"
     )
-    print(f"     last one handled {last_handled - last_due:.2f} s after the last due time")
+
+
+def p99(ordered: list[float]) -> float:
+    return ordered[int(0.99 * len(ordered))]
+
+
+def wave_due(base: float, k: int) -> float:
+    """Timer ``k`` is due in wave ``k % WAVES``: each wave holds one timer of 1,000 FSMs."""
+    return base + WAVE_EVERY * (k % WAVES)
+
+
+class PlainSink(pykka.ThreadingActor):
+    """The plain alternative: an actor told its due time by a driver thread."""
+
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lateness: list[float] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if message is not None:  # None: the final ask, behind every tell
+            self.lateness.append(time.monotonic() - message)
+        return None
+
+
+def plain_waves(actors: int = FSMS) -> list[float]:
+    """One driver thread sleeping until each wave, telling ``actors`` plain pykka actors."""
+    refs = [PlainSink.start() for _ in range(actors)]
+    base = time.monotonic() + 1.0
+    for wave in range(TOTAL // actors):
+        due = base + WAVE_EVERY * wave
+        time.sleep(max(0.0, due - time.monotonic()))
+        for ref in refs:
+            ref.tell(due)
+    lateness = []
+    for ref in refs:
+        ref.ask(None)  # behind every tell
+        lateness += ref.proxy().lateness.get()
+        ref.stop()
+    lateness.sort()
+    print("   waves, plain pykka: one driver thread telling 1,000 actors:")
+    report(len(lateness), lateness)
+    return lateness
 
 
 def main() -> None:
@@ -119,6 +178,17 @@ def main() -> None:
         "spread over 10 s (targets: no thread per timer, p99 lateness <= 50 ms)",
         lambda base, k: base + SPREAD * (k % 9973) / 9973,
     )
+    plain = plain_waves()
+    for fsms in (1_000, 10_000):
+        waves = run(
+            f"waves: 1,000 due at once every 0.1 s for 10 s, over {fsms:,} FSMs "
+            "(target p99 <= 50 ms)",
+            wave_due,
+            fsms,
+        )
+        print_ratio(
+            f"waves over {fsms:,} FSMs, p99 lateness plain / FSM", p99(plain) / p99(waves), "info"
+        )
     run("burst: all due at one instant (target: all handled within 2 s)", lambda base, k: base)
 
 

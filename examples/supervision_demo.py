@@ -4,7 +4,7 @@ Part 1: a frame decoder chokes on a corrupt frame. Its supervisor restarts it
 at once; the frames sent behind the bad one reach the new incarnation through
 the same ``ChildRef``, in order.
 
-Part 2: seed 002's solver, whose shared-state manager process has died: every
+Part 2: a solver whose shared-state manager process has died: every
 start fails with ``BrokenPipeError``. Instead of 70,000 identical log lines,
 the supervisor logs the first failure once, backs off (0.2 s, 0.4 s, 0.8 s,
 with jitter), gives up at the restart limit with one summary line, and calls
@@ -20,18 +20,23 @@ from typing import Any
 
 import pykka
 
-from actorfsm import FSM, Event, Failure, SubscribeTransitionCallBack, Transition, stay
-from actorfsm.logging import configure
-from actorfsm.supervision import (
+from actorfsm import (
+    FSM,
     ChildRef,
     ChildSpec,
     ChildStatus,
+    Event,
+    Failure,
     GetChild,
     GetChildStatus,
     Lifecycle,
     OneForOne,
+    SubscribeTransitionCallBack,
     Supervisor,
+    Transition,
+    stay,
 )
+from actorfsm.logging import configure
 
 
 class S(enum.Enum):
@@ -62,7 +67,7 @@ class Decoder(FSM[S, int]):
 
 
 class Solver(FSM[S, None]):
-    """Seed 002's solver: its first call to the dead manager process fails."""
+    """A solver: its first call to the dead manager process fails."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,12 +12,10 @@ import enum
 import random
 from typing import Any
 
-from actorfsm.backoff import Backoff
 from actorfsm.dsl import NextState, goto, stay
 from actorfsm.logging_fsm import LoggingFSM
 from actorfsm.messages import Event, StateTimeout
-from actorfsm.strategy import ChildSpec, OneForOne
-from actorfsm.supervision import Supervisor
+from actorfsm.supervision import Backoff, ChildSpec, OneForOne, Supervisor
 
 
 class Phase(enum.Enum):

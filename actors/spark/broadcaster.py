@@ -2,11 +2,13 @@
 
 Every ``broadcast_interval`` (and at once on SYNCHRONIZED) it sends one
 LIST_OBJECTS through the Commander, never more than one at a time, and tells
-each subscriber (:class:`SubscribeBroadcasts`) :class:`Objects`. It only
+each subscriber of ``Topic.BROADCASTS`` :class:`Objects`; a new
+subscriber is told the objects last read (while synchronized) at once, as a
+phase subscriber is told the ``CurrentState``. It only
 reports: a failed read is logged once per streak (``broadcast_failed``, then
 ``broadcast_failed_repeated`` with the count when a read succeeds again). Its
 steady traffic is what makes a silent controller visible: those commands time
-out and the Watchdog acts (spark.md §3).
+out and the Watchdog acts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     SubscribeTransitionCallBack,
     Transition,
     goto,
@@ -32,6 +35,7 @@ from actors.spark.commander import CommandDone, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.phase import Phase
 from actors.spark.protocol import ListObjects, ObjectListReply, SparkObject
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.broadcaster")
 
@@ -41,13 +45,6 @@ class CastState(enum.Enum):
 
     IDLE = enum.auto()
     ACTIVE = enum.auto()
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeBroadcasts:
-    """Received: tell ``ref`` every :class:`Objects` from now on."""
-
-    ref: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +64,11 @@ TICK_TIMER = "broadcast"
 
 @dataclass(frozen=True, slots=True)
 class CastData:
-    """Subscribers, whether a read is in flight (its tag), and the current failure streak."""
+    """Subscribers, the objects last read while synchronized, whether a read is in flight
+    (its tag), and the current failure streak."""
 
     subscribers: tuple[Any, ...] = ()
+    last: Objects | None = None
     in_flight: int | None = None
     reads: int = 0
     failures: int = 0
@@ -78,7 +77,7 @@ class CastData:
 class Broadcaster(FSM[CastState, CastData]):
     """Publishes the controller's objects every interval while synchronized."""
 
-    def __init__(self, config: ConnectorConfig, phase: Any, commander: Any) -> None:
+    def __init__(self, config: ConnectorConfig, phase: Ref, commander: Ref) -> None:
         super().__init__()
         self.config = config
         self.commander = commander
@@ -107,20 +106,23 @@ class Broadcaster(FSM[CastState, CastData]):
                 phase is not Phase.SYNCHRONIZED
             ):
                 self.cancel_timer(TICK_TIMER)
-                return goto(CastState.IDLE).using(replace(data, in_flight=None))
+                return goto(CastState.IDLE).using(replace(data, in_flight=None, last=None))
         return None
 
     def any_state(self, event: Event) -> NextState | None:
         match event:
-            case Event(SubscribeBroadcasts(ref), CastData() as data) if ref not in data.subscribers:
-                return stay().using(replace(data, subscribers=(*data.subscribers, ref)))
+            case Event(Subscribe(Topic.BROADCASTS, ref), CastData() as data) if (
+                ref not in data.subscribers
+            ):
+                subscribers = (*data.subscribers, ref)
+                if data.last is not None:
+                    subscribers = (*data.subscribers, *tell_each([ref], data.last))
+                return stay().using(replace(data, subscribers=subscribers))
             case Event(CommandDone(tag, _, reply, error), CastData() as data) if (
                 tag == data.in_flight
             ):
                 return stay().using(self.done(replace(data, in_flight=None), reply, error))
-            case Event(
-                Tick() | CommandDone() | SubscribeBroadcasts() | CurrentState() | Transition(), _
-            ):
+            case Event(Tick() | CommandDone() | Subscribe() | CurrentState() | Transition(), _):
                 return stay()  # a read still in flight, a stale answer, no change
         return None
 
@@ -134,8 +136,9 @@ class Broadcaster(FSM[CastState, CastData]):
         if isinstance(reply, ObjectListReply):
             if data.failures > 1:
                 log.warning("broadcast_failed_repeated", count=data.failures)
-            alive = tell_each(data.subscribers, Objects(reply.objects))
-            return replace(data, failures=0, subscribers=alive)
+            objects = Objects(reply.objects)
+            alive = tell_each(data.subscribers, objects)
+            return replace(data, failures=0, subscribers=alive, last=objects)
         if data.failures == 0:
             log.warning("broadcast_failed", error=str(error))
         return replace(data, failures=data.failures + 1)

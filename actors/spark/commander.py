@@ -6,7 +6,8 @@ in flight), writes each request to the port the Connection hands it
 (:class:`~actors.spark.connection.Linked`; a failed write is reported back as
 :class:`~actors.spark.connection.WriteFailed`) and matches each response line
 to its command by the echoed request text. Events (handshake, setup mode, cbox
-errors) go to the subscribers registered with :class:`SubscribeEvents`.
+errors) go to the subscribers of ``Topic.EVENTS``, command timeouts to those of
+``Topic.TIMEOUTS``.
 
 States follow the phase, which the Commander learns by subscribing to the
 PhaseTracker: OFFLINE (DISCONNECTED), LINKED (CONNECTED or ACKNOWLEDGED: only
@@ -39,6 +40,7 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     StopEvent,
     SubscribeTransitionCallBack,
     Transition,
@@ -47,7 +49,7 @@ from actorfsm import (
     tell_each,
 )
 from actors.spark.config import ConnectorConfig
-from actors.spark.connection import Linked, Listen, WriteFailed
+from actors.spark.connection import Linked, WriteFailed
 from actors.spark.errors import (
     CommandFailed,
     CommandTimeout,
@@ -74,6 +76,7 @@ from actors.spark.protocol import (
     next_msg_id,
 )
 from actors.spark.reader import Received, describe
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.commander")
 
@@ -119,20 +122,6 @@ class CommandDone:
     request: Request
     reply: Reply | None
     error: SparkError | None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeEvents:
-    """Received: tell ``ref`` every controller event (Handshake, SetupMode, ...) from now on."""
-
-    ref: Any
-
-
-@dataclass(frozen=True, slots=True)
-class WatchTimeouts:
-    """Received: tell ``ref`` :class:`CommandTimedOut` whenever a sent command times out."""
-
-    ref: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +208,7 @@ def _echo_msg_id(echo: str) -> int | None:
 class Commander(FSM[CommanderState, CommandData]):
     """Sends commands, matches answers, times commands out and forwards controller events."""
 
-    def __init__(self, config: ConnectorConfig, phase: Any, connection: Any) -> None:
+    def __init__(self, config: ConnectorConfig, phase: Ref, connection: Ref) -> None:
         super().__init__()
         self.config = config
         self.connection = connection
@@ -237,7 +226,7 @@ class Commander(FSM[CommanderState, CommandData]):
         self.when_unhandled(self.any_state)
         self.on_termination(self.terminated)
         phase.tell(SubscribeTransitionCallBack(self.actor_ref))
-        connection.tell(Listen(self.actor_ref))
+        connection.tell(Subscribe(Topic.LINK, self.actor_ref))
 
     # ------------------------------------------------------------- states
 
@@ -296,17 +285,16 @@ class Commander(FSM[CommanderState, CommandData]):
             case Event(Incompatible(reason), CommandData() as data):
                 self.fail_waiting(IncompatibleFirmware(reason))
                 return stay().using(replace(data, incompatible=reason))
-            case Event(SubscribeEvents(ref), CommandData() as data) if ref not in data.listeners:
+            case Event(Subscribe(Topic.EVENTS, ref), CommandData() as data) if (
+                ref not in data.listeners
+            ):
                 return stay().using(replace(data, listeners=(*data.listeners, ref)))
-            case Event(WatchTimeouts(ref), CommandData() as data) if ref not in data.watchers:
+            case Event(Subscribe(Topic.TIMEOUTS, ref), CommandData() as data) if (
+                ref not in data.watchers
+            ):
                 return stay().using(replace(data, watchers=(*data.watchers, ref)))
             case Event(
-                Expired()
-                | WaitExpired()
-                | SubscribeEvents()
-                | WatchTimeouts()
-                | Received()
-                | Linked(),
+                Expired() | WaitExpired() | Subscribe() | Received() | Linked(),
                 _,
             ):  # stale: a finished command, a known listener, an older link
                 return stay()

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 PROTO_VERSION = "3f2243a"
-"""The protocol version this service speaks (the one in spark.md's example handshake)."""
+"""The protocol version this service speaks (the one the Spark firmware's handshake announces)."""
 
 
 def _positive(name: str, value: float) -> None:

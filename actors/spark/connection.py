@@ -31,7 +31,7 @@ opens is logged once (``connect_failed``) and summarised when it ends
 on purpose (Watchdog, setup mode, a failed sync) and reconnects the same way.
 
 The Connection is the port's owner, not its conduit: every listener
-registered with :class:`Listen` (the Commander) is told :class:`Linked` with
+subscribed to ``Topic.LINK`` (the Commander) is told :class:`Linked` with
 the open port and writes to it itself (a write on a pty or socket is quick,
 bounded by the reader's write timeout), and the reader thread sends it the
 bytes it reads as :class:`~actors.spark.reader.Received`. So a command and its
@@ -47,12 +47,13 @@ from typing import Any
 
 import structlog
 
-from actorfsm import FSM, Event, NextState, StopEvent, goto, stay, tell_each
+from actorfsm import FSM, Event, Failure, NextState, Ref, StopEvent, goto, stay, tell_each
 from actors.spark.config import ConnectorConfig
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import Discovered, Discoverer, DiscoveryConfig, DiscoveryExhausted
 from actors.spark.phase import Phase, RequestPhase
 from actors.spark.reader import Opened, OpenFailed, PortReader, ReadFailed
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.connection")
 
@@ -91,13 +92,6 @@ class Close:
     """Received: drop the link on purpose and reconnect after the backoff interval."""
 
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Listen:
-    """Received: tell ``ref`` :class:`Linked` and send it the bytes read, from now on."""
-
-    ref: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +138,7 @@ class Connection(FSM[LinkState, LinkData]):
         self,
         config: ConnectorConfig,
         datastore: Datastore,
-        phase: Any,
+        phase: Ref,
         discovery: DiscoveryConfig | None = None,
     ) -> None:
         super().__init__()
@@ -235,7 +229,7 @@ class Connection(FSM[LinkState, LinkData]):
 
     def any_state(self, event: Event) -> NextState | None:
         match event:
-            case Event(Listen(ref), LinkData() as data) if ref not in data.listeners:
+            case Event(Subscribe(Topic.LINK, ref), LinkData() as data) if ref not in data.listeners:
                 listeners = (*data.listeners, ref)
                 if data.reader is not None:
                     data.reader.set_sinks(listeners)
@@ -258,7 +252,7 @@ class Connection(FSM[LinkState, LinkData]):
                 | OpenFailed()
                 | Close()
                 | Attempt()
-                | Listen(),
+                | Subscribe(),
                 _,
             ):
                 # Stale (an older generation: its reader was told to stop and
@@ -389,11 +383,18 @@ class Connection(FSM[LinkState, LinkData]):
             self.datastore.set_reconnect_interval(new)
 
     def terminated(self, event: StopEvent) -> None:
-        """Close the port and wait (bounded) for the reader thread, so no thread outlives us."""
+        """Close the port and wait (bounded) for the reader thread, so no thread outlives us.
+
+        After a failure, a link that was open is gone with us: the phase drops
+        to DISCONNECTED, where the next Connection (after the restart) starts.
+        (An orderly stop leaves the phase alone: its subscribers stopped first.)
+        """
         match event:
             case StopEvent(_, _, LinkData() as data):
                 if not self.exhausted:
                     self.end_failure_streak(data)
+                if data.port is not None and isinstance(event.reason, Failure):
+                    self.phase.tell(RequestPhase(Phase.DISCONNECTED, reason="connection stopped"))
                 if data.reader is not None:
                     data.reader.stop()
                     if not data.reader.join(READER_JOIN):

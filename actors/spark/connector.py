@@ -19,23 +19,22 @@ Connection, Commander, Synchronizer, Broadcaster, Watchdog) and returns a
 - ``stop()`` stops every actor, closes the port and joins its reader thread.
 
 Supervision. The six actors are the children of one actorfsm ``Supervisor``
-with an :data:`AllForOne` strategy (at most :data:`MAX_RESTARTS` restarts
-within :data:`RESTART_WINDOW` seconds, each after a :data:`RESTART_BACKOFF`
-wait). Why all for one: the actors' wiring lives in the publishers (the
-PhaseTracker's subscribers, the Connection's listeners, the Commander's event
-subscribers and timeout watchers), and each actor wires itself up in its
-constructor. A restarted publisher alone would have forgotten its subscribers
-and a fresh PhaseTracker would say DISCONNECTED over an open link; restarting
-all of them, in start order, rebuilds the whole pipeline from DISCONNECTED,
-which the phase rules (§2) already handle: the link is reopened and
-re-synchronized.
+with a ``RestForOne`` strategy (at most :data:`MAX_RESTARTS` restarts within
+:data:`RESTART_WINDOW` seconds, each after a :data:`RESTART_BACKOFF` wait),
+started in dependency order (:data:`CHILD_NAMES`): each actor comes after the
+actors it subscribes to. A failed actor is restarted with the actors after
+it, which subscribed to it: a restarted publisher has forgotten its
+subscribers, and they subscribe again as they start, each told the
+publisher's current state at once (the phase's ``CurrentState``, the open
+link's ``Linked``). The actors before it keep running: a Watchdog failure
+restarts the Watchdog alone, never a healthy link. A Connection that stops
+with its link open drops the phase to DISCONNECTED, so its successor finds
+the phase rules where a fresh link starts.
 
-The actors reach each other through stable refs: each gets a
-:class:`SiblingRef` per sibling, which is bound to the sibling's ``ChildRef``
-(``GetChild``) once the supervisor has started; what a constructor sends
-before that (its subscriptions) is held and delivered in order when bound.
-So a restarted actor is reached through the same ref, and messages sent while
-it restarts wait for it.
+The actors reach each other through the supervisor's stable ``ChildRef`` s,
+given to their constructors as ``sibling(name)`` placeholders: a restarted
+actor is reached through the same ref, and messages sent while it restarts
+wait for it.
 
 Giving up. A discovery that includes USB and finds nothing
 ``max_attempts`` times in a row raises ``DiscoveryExhausted`` in the
@@ -50,8 +49,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, overload
 
 import pykka
@@ -59,7 +59,6 @@ import structlog
 
 from actorfsm import (
     FSM,
-    AllForOne,
     Backoff,
     ChildRef,
     ChildSpec,
@@ -70,16 +69,19 @@ from actorfsm import (
     GetChild,
     Lifecycle,
     NextState,
+    Ref,
+    RestForOne,
     StopEvent,
     SubscribeTransitionCallBack,
     Supervisor,
     Transition,
     UnsubscribeTransitionCallBack,
     default_decider,
+    sibling,
     stay,
     stop,
 )
-from actors.spark.broadcaster import Broadcaster, SubscribeBroadcasts
+from actors.spark.broadcaster import Broadcaster
 from actors.spark.commander import Commander, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Connection, SetAutoconnecting
@@ -88,6 +90,7 @@ from actors.spark.discovery import DiscoveryConfig, DiscoveryExhausted, check_de
 from actors.spark.phase import Phase, PhaseTracker, phase_of
 from actors.spark.protocol import Reply, Request
 from actors.spark.synchronizer import Synchronizer
+from actors.spark.topics import Subscribe, Topic
 from actors.spark.watchdog import Watchdog
 
 log = structlog.get_logger("actors.spark.connector")
@@ -114,7 +117,7 @@ EXIT_DISCOVERY_EXHAUSTED = 3
 """``exit_code`` when discovery including USB found no controller ``max_attempts`` times."""
 
 CHILD_NAMES = ("phase", "connection", "commander", "synchronizer", "broadcaster", "watchdog")
-"""The supervised actors, in start order."""
+"""The supervised actors, in start order: each after the actors it subscribes to."""
 
 
 def decider(exc: BaseException) -> Directive:
@@ -122,60 +125,6 @@ def decider(exc: BaseException) -> Directive:
     if isinstance(exc, DiscoveryExhausted):
         return Directive.ESCALATE
     return default_decider(exc)
-
-
-class SiblingRef:
-    """A ref to a sibling actor whose ``ChildRef`` is known only after the supervisor started.
-
-    The supervisor starts its children (runs their constructors) before it
-    answers ``GetChild``, and the constructors already send to their
-    siblings (subscriptions). Tells made before :meth:`bind` are held and
-    delivered in order when it is called; afterwards ``tell``, ``ask`` and
-    ``proxy`` go straight to the ``ChildRef``, which reaches the current
-    incarnation.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._lock = threading.Lock()
-        self._target: Any = None
-        self._held: list[Any] = []
-
-    def __repr__(self) -> str:
-        return f"<SiblingRef {self.name!r} -> {self._target!r}>"
-
-    def bind(self, target: Any) -> None:
-        """Point at ``target`` (a ChildRef) and deliver what was held, in order."""
-        with self._lock:
-            for message in self._held:
-                target.tell(message)
-            self._held.clear()
-            self._target = target
-
-    def tell(self, message: Any) -> None:
-        """Send ``message`` to the sibling (held until bound)."""
-        with self._lock:
-            if self._target is None:
-                self._held.append(message)
-                return
-            target = self._target
-        target.tell(message)
-
-    def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
-        """Ask the sibling (only once bound)."""
-        return self._bound().ask(message, block=block, timeout=timeout)
-
-    def proxy(self) -> Any:
-        """A proxy of the sibling's current incarnation (only once bound)."""
-        return self._bound().proxy()
-
-    def _bound(self) -> Any:
-        with self._lock:
-            target = self._target
-        if target is None:
-            msg = f"sibling {self.name!r} is not bound yet"
-            raise RuntimeError(msg)
-        return target
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,46 +136,65 @@ class _Waiting:
 
 
 @dataclass(frozen=True, slots=True)
-class Remember:
-    """Received by the :class:`Subscriptions`: subscribe ``ref`` to ``child`` and keep it so."""
+class Feed:
+    """What clients subscribe to: the child that publishes it, and how to (un)subscribe a ref.
 
-    child: Literal["phase", "broadcaster"]
-    ref: Any
+    Every feed is a child name and two message constructors (the phase's
+    transition subscription, or a ``Subscribe(topic, ref)``), so keeping
+    subscriptions across restarts is the same code for each.
+    """
+
+    child: str
+    subscribe: Callable[[Any], object]
+    unsubscribe: Callable[[Any], object] | None = None
+
+
+PHASE = Feed("phase", SubscribeTransitionCallBack, UnsubscribeTransitionCallBack)
+"""The phase's ``CurrentState`` and ``Transition`` messages."""
+
+BROADCASTS = Feed("broadcaster", partial(Subscribe, Topic.BROADCASTS))
+"""The Broadcaster's ``Objects``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """Received by the :class:`Subscriptions`: subscribe ``ref`` to ``feed`` and keep it so."""
+
+    feed: Feed
+    ref: Ref
 
 
 @dataclass(frozen=True, slots=True)
 class Forget:
-    """Received by the :class:`Subscriptions`: end ``ref``'s subscription to ``child``."""
+    """Received by the :class:`Subscriptions`: end ``ref``'s subscription to ``feed``."""
 
-    child: Literal["phase", "broadcaster"]
-    ref: Any
-
-
-@dataclass(frozen=True, slots=True)
-class _Subscribers:
-    """The clients' subscriptions: refs subscribed to the phase and to the broadcasts."""
-
-    phase: tuple[Any, ...] = ()
-    broadcaster: tuple[Any, ...] = ()
+    feed: Feed
+    ref: Ref
 
 
-class Subscriptions(FSM[str, _Subscribers]):
+Subscribers = Mapping[Feed, tuple[Any, ...]]
+"""The clients' refs, by feed."""
+
+
+class Subscriptions(FSM[str, Subscribers]):
     """Keeps the clients' subscriptions across restarts of the actors.
 
-    A restarted PhaseTracker or Broadcaster has forgotten its subscribers.
-    This actor (outside the supervised tree) follows the supervisor's
-    lifecycle transitions and subscribes the clients' refs again whenever that
-    child is RUNNING; they get a fresh ``CurrentState`` (DISCONNECTED after a
-    restart), so they see the restart. Subscribing twice is harmless: both
-    keep their subscribers in sets. Stopping, it unsubscribes, so the
-    supervisor stopping after it has nobody dead to warn about.
+    A restarted publisher (the PhaseTracker, the Broadcaster) has forgotten
+    its subscribers. This actor (outside the supervised tree) follows the
+    supervisor's lifecycle transitions and subscribes the clients' refs again
+    whenever a feed's child is RUNNING; they get a fresh ``CurrentState``
+    (DISCONNECTED after a restart), so they see the restart. Subscribing
+    twice is harmless: publishers keep one entry per ref. Stopping, it
+    unsubscribes, so the supervisor stopping after it has nobody dead to warn
+    about.
     """
 
-    def __init__(self, supervisor: Any, children: dict[str, Any]) -> None:
+    def __init__(self, supervisor: Ref, children: Mapping[str, Ref]) -> None:
         super().__init__()
         self.supervisor = supervisor
         self.children = children
-        self.start_with("keeping", _Subscribers())
+        self.feeds = {feed.child: feed for feed in (PHASE, BROADCASTS)}
+        self.start_with("keeping", {})
         self.when("keeping", self.keeping)
         self.on_termination(self.unsubscribe)
         supervisor.tell(SubscribeTransitionCallBack(self.actor_ref))
@@ -237,38 +205,32 @@ class Subscriptions(FSM[str, _Subscribers]):
 
     def keeping(self, event: Event) -> NextState | None:
         match event:
-            case Event(Remember(child, ref), _Subscribers() as subs):
-                self.children[child].tell(self.subscribe_message(child, ref))
-                refs = getattr(subs, child)
-                if ref in refs:
-                    return stay()
-                return stay().using(replace(subs, **{child: (*refs, ref)}))
-            case Event(Forget(child, ref), _Subscribers() as subs):
-                if child == "phase":
-                    self.children[child].tell(UnsubscribeTransitionCallBack(ref))
-                refs = tuple(r for r in getattr(subs, child) if r != ref)
-                return stay().using(replace(subs, **{child: refs}))
-            case Event(
-                Transition(ChildRef(name="phase" | "broadcaster" as child), _, Lifecycle.RUNNING),
-                _Subscribers() as subs,
+            case Event(Remember(feed, ref), subs):
+                self.children[feed.child].tell(feed.subscribe(ref))
+                refs = subs.get(feed, ())
+                return stay() if ref in refs else stay().using({**subs, feed: (*refs, ref)})
+            case Event(Forget(feed, ref), subs):
+                if feed.unsubscribe is not None:
+                    self.children[feed.child].tell(feed.unsubscribe(ref))
+                refs = tuple(r for r in subs.get(feed, ()) if r != ref)
+                return stay().using({**subs, feed: refs})
+            case Event(Transition(ChildRef(name=child), _, Lifecycle.RUNNING), subs) if (
+                child in self.feeds
             ):
-                alive = tuple(r for r in getattr(subs, child) if getattr(r, "is_alive", _yes)())
+                feed = self.feeds[child]
+                alive = tuple(r for r in subs.get(feed, ()) if _alive(r))
                 for ref in alive:
-                    self.children[child].tell(self.subscribe_message(child, ref))
-                return stay().using(replace(subs, **{child: alive}))
+                    self.children[child].tell(feed.subscribe(ref))
+                return stay().using({**subs, feed: alive})
             case Event(CurrentState() | Transition(), _):
                 return stay()
         return None
 
-    @staticmethod
-    def subscribe_message(child: str, ref: Any) -> Any:
-        if child == "phase":
-            return SubscribeTransitionCallBack(ref)
-        return SubscribeBroadcasts(ref)
 
-
-def _yes() -> bool:
-    return True
+def _alive(ref: Ref) -> bool:
+    """Whether a subscriber may still receive (a ref without ``is_alive`` is kept)."""
+    is_alive = getattr(ref, "is_alive", None)
+    return True if is_alive is None else bool(is_alive())
 
 
 class PhaseWaiter(FSM[str, _Waiting]):
@@ -278,12 +240,12 @@ class PhaseWaiter(FSM[str, _Waiting]):
     restart of the actors while it waits does not lose it.
     """
 
-    def __init__(self, registry: Any, phase: Phase, future: pykka.Future[Phase]) -> None:
+    def __init__(self, registry: Ref, phase: Phase, future: pykka.Future[Phase]) -> None:
         super().__init__()
         self.registry = registry
         self.start_with("waiting", _Waiting(phase, future))
         self.when("waiting", self.waiting)
-        registry.tell(Remember("phase", self.actor_ref))
+        registry.tell(Remember(PHASE, self.actor_ref))
 
     def waiting(self, event: Event) -> NextState | None:
         match event:
@@ -291,7 +253,7 @@ class PhaseWaiter(FSM[str, _Waiting]):
                 CurrentState(_, Phase() as now) | Transition(_, _, Phase() as now),
                 _Waiting(phase, future),
             ) if now is phase:
-                self.registry.tell(Forget("phase", self.actor_ref))
+                self.registry.tell(Forget(PHASE, self.actor_ref))
                 future.set(now)
                 return stop()
             case Event(CurrentState() | Transition(), _):
@@ -354,8 +316,7 @@ class SparkConnector:
         owns = datastore is None
         store = Datastore(config.datastore) if datastore is None else datastore
         connector = cls(config, store, owns, on_failure, discovery)
-        sib = {name: SiblingRef(name) for name in CHILD_NAMES}
-        phase, connection, commander = sib["phase"], sib["connection"], sib["commander"]
+        phase, connection, commander = sibling("phase"), sibling("connection"), sibling("commander")
         specs = [
             ChildSpec("phase", PhaseTracker),
             ChildSpec("connection", Connection, args=(config, store, phase, discovery)),
@@ -368,7 +329,7 @@ class SparkConnector:
             ChildSpec("broadcaster", Broadcaster, args=(config, phase, commander)),
             ChildSpec("watchdog", Watchdog, args=(config, phase, commander, connection)),
         ]
-        strategy = AllForOne(
+        strategy = RestForOne(
             max_restarts=MAX_RESTARTS,
             within=RESTART_WINDOW,
             decider=decider,
@@ -377,9 +338,7 @@ class SparkConnector:
         supervisor = Supervisor.start(strategy, specs, on_give_up=connector._gave_up)
         connector.supervisor = supervisor
         for name in CHILD_NAMES:
-            child = supervisor.ask(GetChild(name), timeout=STOP_TIMEOUT)
-            sib[name].bind(child)
-            connector._refs[name] = child
+            connector._refs[name] = supervisor.ask(GetChild(name), timeout=STOP_TIMEOUT)
         connector._subscriptions = Subscriptions.start(supervisor, connector.refs)
         log.info("connector_started", url=connector.target)
         return connector
@@ -450,22 +409,22 @@ class SparkConnector:
         try:
             future.get(timeout=timeout)
         except pykka.Timeout:
-            self._subscriptions.tell(Forget("phase", waiter))
+            self._subscriptions.tell(Forget(PHASE, waiter))
             waiter.stop(block=False)
             msg = f"phase {phase.name} not reached within {timeout} s (now {self.phase.name})"
             raise TimeoutError(msg) from None
 
-    def subscribe(self, ref: Any) -> None:
+    def subscribe(self, ref: Ref) -> None:
         """Send ``ref`` the phase's ``CurrentState`` now and a ``Transition`` on every change."""
-        self._subscriptions.tell(Remember("phase", ref))
+        self._subscriptions.tell(Remember(PHASE, ref))
 
-    def subscribe_broadcasts(self, ref: Any) -> None:
+    def subscribe_broadcasts(self, ref: Ref) -> None:
         """Send ``ref`` the controller's ``Objects`` every broadcast interval while synchronized."""
-        self._subscriptions.tell(Remember("broadcaster", ref))
+        self._subscriptions.tell(Remember(BROADCASTS, ref))
 
-    def unsubscribe(self, ref: Any) -> None:
+    def unsubscribe(self, ref: Ref) -> None:
         """End a :meth:`subscribe`."""
-        self._subscriptions.tell(Forget("phase", ref))
+        self._subscriptions.tell(Forget(PHASE, ref))
 
     def set_autoconnecting(self, enabled: bool) -> None:
         """Persist ``autoconnecting``; false drops the link and stops connecting."""

@@ -8,7 +8,7 @@ device by pattern; :func:`check_device_url` refuses them unless explicitly
 allowed (``allow_any_url``), so a configuration typo or an injected value
 cannot make the connector talk somewhere unexpected.
 
-Without a URL the Connection discovers the controller (spark.md §3): first
+Without a URL the Connection discovers the controller: first
 USB ports whose VID:PID is a Photon (2B04:C006) or a P1 (2B04:C008), found
 with ``serial.tools.list_ports.comports()``, then the configured TCP hosts
 (``socket://host:8332`` unless a port is given). Listing ports reads sysfs and

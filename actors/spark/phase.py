@@ -1,4 +1,4 @@
-"""The connection phase and its rules (spark.md §2), owned by one FSM.
+"""The connection phase and its rules, owned by one FSM.
 
 DISCONNECTED → CONNECTED → ACKNOWLEDGED → SYNCHRONIZED. Any phase may drop to
 DISCONNECTED; otherwise a phase only advances one step. Other actors *ask* the
@@ -29,7 +29,7 @@ class Phase(enum.Enum):
     SYNCHRONIZED = 3
 
     def may_become(self, new: Phase) -> bool:
-        """§2: back to DISCONNECTED at any time, otherwise exactly one step forward."""
+        """The phase rule: back to DISCONNECTED at any time, otherwise exactly one step forward."""
         return new is Phase.DISCONNECTED or new.value == self.value + 1
 
 

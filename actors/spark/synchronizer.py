@@ -15,7 +15,7 @@ counted; when the streak ends (the controller passes, or fails differently)
 Synchronizer leaves ACKNOWLEDGED only when the link drops: reflashing a
 controller reboots it, which drops the link, and the next link is checked anew.
 
-A compatible controller is synchronized (spark.md §3): its clock is written,
+A compatible controller is synchronized: its clock is written,
 the block names for its device id are loaded from the datastore and its trace
 is read and logged; then the phase becomes SYNCHRONIZED. The clock write and
 the trace read go out together (in that order on the wire), so synchronizing
@@ -40,12 +40,13 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     SubscribeTransitionCallBack,
     Transition,
     goto,
     stay,
 )
-from actors.spark.commander import CommandDone, Execute, Incompatible, SubscribeEvents
+from actors.spark.commander import CommandDone, Execute, Incompatible
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Close
 from actors.spark.datastore import Datastore
@@ -71,6 +72,7 @@ from actors.spark.protocol import (
     WriteObject,
     decode_trace,
 )
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.synchronizer")
 
@@ -198,9 +200,9 @@ class Synchronizer(FSM[SyncState, SyncData]):
         self,
         config: ConnectorConfig,
         datastore: Datastore,
-        phase: Any,
-        commander: Any,
-        connection: Any,
+        phase: Ref,
+        commander: Ref,
+        connection: Ref,
     ) -> None:
         super().__init__()
         self.config = config
@@ -217,7 +219,7 @@ class Synchronizer(FSM[SyncState, SyncData]):
         self.when(SyncState.SYNCED, self.synced)
         self.when_unhandled(self.any_state)
         phase.tell(SubscribeTransitionCallBack(self.actor_ref))
-        commander.tell(SubscribeEvents(self.actor_ref))
+        commander.tell(Subscribe(Topic.EVENTS, self.actor_ref))
 
     # ------------------------------------------------------------- states
 

@@ -5,15 +5,14 @@ phase is SYNCHRONIZED, the Watchdog sends one Noop (one check at a time:
 further timeouts during the check are ignored). If the Noop is answered, all
 is well; if it fails too, the Watchdog closes the connection so the
 Connection reconnects. This catches an unplugged USB cable, where writes
-succeed and nothing is ever read (spark.md §3; it replaces the seed's
-"restart the service after 60 s of failed broadcasts").
+succeed and nothing is ever read (rather than restarting the whole service
+after 60 s of failed broadcasts).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
@@ -22,16 +21,18 @@ from actorfsm import (
     CurrentState,
     Event,
     NextState,
+    Ref,
     SubscribeTransitionCallBack,
     Transition,
     goto,
     stay,
 )
-from actors.spark.commander import CommandDone, CommandTimedOut, Execute, WatchTimeouts
+from actors.spark.commander import CommandDone, CommandTimedOut, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Close
 from actors.spark.phase import Phase
 from actors.spark.protocol import Noop
+from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.watchdog")
 
@@ -55,7 +56,7 @@ class Watchdog(FSM[WatchState, Check]):
     """Checks the controller with a Noop after a command timeout; closes the link if it is gone."""
 
     def __init__(
-        self, config: ConnectorConfig, phase: Any, commander: Any, connection: Any
+        self, config: ConnectorConfig, phase: Ref, commander: Ref, connection: Ref
     ) -> None:
         super().__init__()
         self.config = config
@@ -67,7 +68,7 @@ class Watchdog(FSM[WatchState, Check]):
         self.when(WatchState.CHECKING, self.checking)
         self.when_unhandled(self.any_state)
         phase.tell(SubscribeTransitionCallBack(self.actor_ref))
-        commander.tell(WatchTimeouts(self.actor_ref))
+        commander.tell(Subscribe(Topic.TIMEOUTS, self.actor_ref))
 
     def idle(self, event: Event) -> NextState | None:
         match event:

@@ -15,16 +15,20 @@ import pytest
 from structlog.testing import capture_logs
 
 from actorfsm import FSM, Event, Failure, scheduler
-from actorfsm.backoff import DEPENDENCY_BACKOFF, Backoff
-from actorfsm.lifecycle import ChildStatus, Lifecycle
-from actorfsm.strategy import (
+from actorfsm.supervision import (
+    RESTART_FLOOR,
+    ChildRef,
     ChildSpec,
     DependencyLost,
+    GetChild,
+    GetChildStatus,
     OneForOne,
     RestartLimitExceeded,
+    Supervisor,
     is_dependency_error,
 )
-from actorfsm.supervision import ChildRef, GetChild, GetChildStatus, Supervisor
+from actorfsm.supervision.backoff import DEPENDENCY_BACKOFF, Backoff
+from actorfsm.supervision.lifecycle import ChildStatus, Lifecycle
 from actorfsm.testing import Probe, VirtualClock
 
 pytestmark = pytest.mark.timeout(20)
@@ -203,13 +207,13 @@ def test_measured_restart_delays_on_the_real_clock() -> None:
         assert base <= gap <= base * 1.1 + 0.25, gaps
 
 
-# ------------------------------------------------ seed 002: a dead dependency
+# --------------------------------------------------------- a dead dependency
 
 
 def test_a_dead_dependency_is_logged_once_summarised_backed_off_and_bounded(
     probe: Probe, virtual_clock: VirtualClock
 ) -> None:
-    """Seed 002: instead of 70,000 "Broken pipe" lines, two, a backoff and a limit."""
+    """A dead dependency: instead of 70,000 "Broken pipe" lines, two, a backoff and a limit."""
     gave_up = Probe()
     broken_pipe = [BrokenPipeError(32, "Broken pipe") for _ in range(10)]  # power_state()
     with capture_logs() as logs:
@@ -245,6 +249,7 @@ def test_dependency_errors_wait_while_ordinary_errors_restart_at_once(
     sup = supervise(probe, [])
     probe.receive()
     ref = sup.ask(GetChild("c"))
+    virtual_clock.advance(RESTART_FLOOR)  # it ran past the floor: no wait before its restart
     ref.tell(("raise", ValueError("bad frame")))
     probe.receive()  # restarted without any time passing
     ref.tell(("raise", ConnectionResetError("manager gone")))

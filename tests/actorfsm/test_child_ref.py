@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from typing import Any
 
 import pykka
@@ -11,8 +12,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from actorfsm import FSM, Event, Failure, Terminated, stay, unwatch
-from actorfsm.child_ref import ChildRef
 from actorfsm.supervision import Backoff, ChildSpec, GetChild, OneForOne, Supervisor
+from actorfsm.supervision.child_ref import ChildRef, ChildRestarting
 from actorfsm.testing import Probe, VirtualClock
 
 pytestmark = pytest.mark.timeout(30)
@@ -109,18 +110,24 @@ def test_messages_queued_behind_a_failure_reach_the_new_incarnation_in_order() -
     assert ("raise", "broke") not in plan.seen  # the failing message is not redelivered
 
 
-def test_messages_sent_during_the_backoff_wait_for_the_new_incarnation(
+def test_tells_during_the_backoff_wait_and_asks_fail_at_once_naming_the_restart(
     virtual_clock: VirtualClock,
 ) -> None:
     plan = Plan()
     _, ref = supervise(plan, backoff=Backoff(min=5.0, max=5.0, jitter=0.0))
     ref.tell(("raise", "broke"))
     ref.tell("during")
-    answer = ref.ask("log", block=False)
-    with pytest.raises(pykka.Timeout):
-        answer.get(timeout=0.2)  # nobody to answer until the backoff is over
+    queued = ref.ask("log", block=False)  # queued behind the failure: failed when the wait begins
+    with pytest.raises(ChildRestarting, match=r"child 'r' .* restart is due in 5 s") as caught:
+        queued.get(timeout=3)
+    assert caught.value.child == "r"
+    started = time.monotonic()
+    with pytest.raises(ChildRestarting) as caught:
+        ref.ask("log", timeout=30)  # sent during the wait: fails now, not after 30 s
+    assert time.monotonic() - started < 1.0
+    assert 0 < caught.value.restart_in <= 5.0
     virtual_clock.advance(5.0)
-    assert answer.get(timeout=3) == ("during",)
+    assert ref.ask("log", timeout=3) == ("during",)  # the tell waited for the new incarnation
     assert plan.starts == 2
 
 

@@ -1,4 +1,4 @@
-"""Lifecycle monitoring: seed 001's states, time in each, errors, transitions, alerts."""
+"""Lifecycle monitoring: the service states, time in each, errors, transitions, alerts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from actorfsm import (
     Transition,
     stay,
 )
-from actorfsm.lifecycle import LifecycleMonitor
 from actorfsm.supervision import (
     Backoff,
     ChildRef,
@@ -31,6 +30,7 @@ from actorfsm.supervision import (
     Supervisor,
     SupervisorState,
 )
+from actorfsm.supervision.lifecycle import LifecycleMonitor
 from actorfsm.testing import Probe, VirtualClock, settle
 
 pytestmark = pytest.mark.timeout(20)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -54,3 +56,60 @@ def test_json_tracebacks_carry_no_local_variables(capsys: pytest.CaptureFixture[
     record = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert record["exception"][0]["exc_type"] == "ValueError"
     assert "hunter2" not in json.dumps(record)
+
+
+FAILING_SCRIPT = """
+import time
+from actorfsm import LoggingFSM, stay
+
+class Fragile(LoggingFSM):
+    log_depth = 5
+
+    def __init__(self):
+        super().__init__()
+        self.start_with("up", 0)
+        self.when("up", self.up)
+
+    def up(self, event):
+        if event.event == "boom":
+            raise ValueError("planned")
+        return stay()
+
+ref = Fragile.start()
+for i in range(3):
+    ref.tell(("entry", i))
+ref.tell("boom")
+time.sleep(0.5)
+print("program output")
+"""
+
+
+def test_without_configure_the_failure_report_goes_to_stderr_one_log_entry_a_line() -> None:
+    """A program that never configures logging: its stdout holds only its own output."""
+    done = subprocess.run(
+        [sys.executable, "-c", FAILING_SCRIPT],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout == "program output\n"
+    report = done.stderr.splitlines()
+    assert "fsm_failed" in report[0] and "log=" not in report[0]
+    entries = [line for line in report if line.startswith("    log: ")]
+    assert [entry.split("event=")[1] for entry in entries] == [
+        "('entry', 0)",
+        "('entry', 1)",
+        "('entry', 2)",
+        "'boom'",
+    ]
+    assert "ValueError: planned" in done.stderr
+
+
+def test_configure_console_renders_the_rolling_log_one_entry_a_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(format="console")
+    structlog.get_logger("test").error("fsm_failed", log=["first entry", "second entry"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[1:] == ["    log: first entry", "    log: second entry"]

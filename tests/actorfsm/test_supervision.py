@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 
 from actorfsm import FSM, Event, Failure, Normal, Shutdown, StopEvent, stay, stop
 from actorfsm.supervision import (
+    RESTART_FLOOR,
     AllForOne,
     Backoff,
     ChildRef,
@@ -391,6 +392,7 @@ def test_a_streak_ends_when_the_child_has_run_long_enough(
     a = child(sup, "a")
     with capture_logs() as logs:
         for _ in range(2):
+            virtual_clock.advance(RESTART_FLOOR)  # ran long enough to be restarted at once
             a.tell(("raise", Boom, "same"))
             expect_failure(probe, "a", Boom)
             probe.expect_msg(("started", "a"))

@@ -1,4 +1,4 @@
-"""The Buncher, with the seed's two Akka tests ported (batch correctly; not if uninitialized)."""
+"""The Buncher, with Akka's two tests ported (batch correctly; not if uninitialized)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 One module per idea: ``framing`` (hex chunks with CRC8), ``codes`` (opcodes,
 errcodes, reset causes), ``objects`` (objects and system-object data),
 ``messages`` (requests and responses), ``events`` (handshake and other events)
-and ``stream`` (the incremental stream parser). See ``shared/design/spark.md`` §1.
+and ``stream`` (the incremental stream parser).
 """
 
 from actors.spark.protocol.codes import Errcode, Opcode, ResetData, ResetReason

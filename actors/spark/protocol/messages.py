@@ -256,7 +256,7 @@ def decode_request(line: str) -> RequestFrame | RejectedRequest:
 
     Not hex → INPUT_STREAM_DECODING_ERROR; shorter than msgId, opcode and CRC →
     INPUT_STREAM_READ_ERROR; bad CRC → CRC_ERROR_IN_COMMAND (for every opcode, as
-    spark.md asks); unknown opcode → INVALID_COMMAND; arguments too short →
+    the protocol asks); unknown opcode → INVALID_COMMAND; arguments too short →
     INPUT_STREAM_READ_ERROR. Bytes after the arguments are ignored, as the
     firmware spools them.
     """

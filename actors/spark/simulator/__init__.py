@@ -3,7 +3,7 @@
 ``Simulator`` runs in-process (tests, demos); ``main`` is the ``spark-sim``
 program. Modules: ``firmware`` (the controller's objects and answers), ``faults``
 (what can be made to go wrong), ``ports`` (TCP and pty), ``server`` (the
-simulator that ties them together) and ``cli``. See spark.md §5.
+simulator that ties them together) and ``cli``.
 """
 
 from actors.spark.simulator.cli import main

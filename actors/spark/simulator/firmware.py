@@ -2,7 +2,7 @@
 
 This is the part that answers requests, with no I/O: give it a request line, get
 the response line. The data layouts of the system objects and the errcode rules
-below are *ours* (spark.md §1); the framing is byte-compatible with Controlbox v1.
+below are *ours*; the framing is byte-compatible with Controlbox v1.
 
 Errcodes, checked in this order for each opcode:
 
@@ -95,7 +95,7 @@ DEFAULT_HANDSHAKE = Handshake(
     reset_data_hex="0A",
     device_id="C0FFEE0123456789ABCDEF01",
 )
-"""spark.md's example handshake, with a 12-byte device id."""
+"""A Spark firmware's handshake, with a 12-byte device id."""
 
 _MAX_ID = 0xFFFF
 _SYSTEM_TYPES = frozenset({SYSINFO_TYPE, TICKS_TYPE})

@@ -5,7 +5,7 @@ faults while client threads send commands, and reports what was lost,
 answered wrongly, not recovered from, logged too loudly or leaked; it exits
 non-zero when any of those is not zero. Modules: ``schedule`` (the seeded
 faults), ``clients`` (the command threads and their checks), ``phases`` (the
-phase subscriber and the §2 check), ``logtally`` (counting structlog events),
+phase subscriber and the phase-rule check), ``logtally`` (counting structlog events),
 ``resources`` (threads, memory, descriptors), ``runner`` (one run),
 ``figures`` (the results and their verdict), ``report`` (the table) and
 ``cli``.

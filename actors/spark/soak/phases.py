@@ -3,7 +3,7 @@
 A :class:`PhaseRecorder` actor is subscribed through the public API
 (``SparkConnector.subscribe``) and passes every ``CurrentState`` and
 ``Transition`` to a :class:`PhaseLog`, which checks each transition against
-spark.md §2 (one step forward, or back to DISCONNECTED) and keeps the phases
+the phase rules (one step forward, or back to DISCONNECTED) and keeps the phases
 entered, in order, so the soak can wait for one without polling.
 """
 
@@ -46,7 +46,7 @@ class PhaseLog:
             self._enter(phase)
 
     def transition(self, tracker: Any, old: Phase, new: Phase) -> None:
-        """A change: legal when §2 allows it and it starts where the tracker last was."""
+        """A change: legal when the phase rules allow it, starting where the tracker last was."""
         with self._changed:
             last = self._last.get(tracker, old)
             if not old.may_become(new) or last is not old:

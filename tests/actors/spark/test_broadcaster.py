@@ -7,12 +7,13 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from actorfsm.testing import Probe, VirtualClock, settle
-from actors.spark.broadcaster import Broadcaster, Objects, SubscribeBroadcasts
+from actors.spark.broadcaster import Broadcaster, Objects
 from actors.spark.commander import CommandDone, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.errors import CommandTimeout
 from actors.spark.phase import Phase, PhaseTracker, RequestPhase
 from actors.spark.protocol import ListObjects, ObjectListReply, SparkObject
+from actors.spark.topics import Subscribe, Topic
 
 OBJECTS = (SparkObject(2, 0x80, 256), SparkObject(3, 0x80, 257))
 
@@ -31,7 +32,7 @@ def test_it_reads_every_interval_one_at_a_time_while_synchronized(
     caster = Broadcaster.start(
         ConnectorConfig("socket://127.0.0.1:9", broadcast_interval=5.0), tracker, commander.ref
     )
-    caster.tell(SubscribeBroadcasts(probe.ref))
+    caster.tell(Subscribe(Topic.BROADCASTS, probe.ref))
     virtual_clock.advance(10.0)
     commander.expect_no_msg(0.1)  # not synchronized: no reads
     set_phase(tracker, caster, Phase.CONNECTED, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED)

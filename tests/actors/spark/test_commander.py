@@ -16,9 +16,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from actorfsm.testing import Probe, VirtualClock, settle
-from actors.spark.commander import Commander, Execute, Incompatible, SubscribeEvents
+from actors.spark.commander import Commander, Execute, Incompatible
 from actors.spark.config import ConnectorConfig
-from actors.spark.connection import Linked, Listen, WriteFailed
+from actors.spark.connection import Linked, WriteFailed
 from actors.spark.errors import (
     CommandFailed,
     CommandTimeout,
@@ -43,6 +43,7 @@ from actors.spark.protocol import (
     encode_response,
 )
 from actors.spark.reader import Received
+from actors.spark.topics import Subscribe, Topic
 
 TICKS = SparkObject(3, 0x80, 257, bytes(8))
 
@@ -75,7 +76,7 @@ class Rig:
         self.link = Probe()
         self.tracker = PhaseTracker.start()
         self.commander = Commander.start(self.config, self.tracker, self.link.ref)
-        self.link.expect_msg(Listen(self.commander))
+        self.link.expect_msg(Subscribe(Topic.LINK, self.commander))
 
     def phase(self, *phases: Phase, port: Any = None) -> None:
         for phase in phases:
@@ -238,7 +239,7 @@ def test_lines_that_answer_nothing_are_logged_once_per_streak(rig: Rig) -> None:
 
 
 def test_events_are_forwarded_to_subscribers(rig: Rig, probe: Probe) -> None:
-    rig.commander.tell(SubscribeEvents(probe.ref))
+    rig.commander.tell(Subscribe(Topic.EVENTS, probe.ref))
     handshake = Handshake("fw", "pv", device_id="AB")
     rig.feed(f"{annotation(handshake.event_text())}{annotation('SETUP_MODE')}")
     assert probe.expect_msg_type(Handshake) == handshake

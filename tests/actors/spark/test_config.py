@@ -1,4 +1,4 @@
-"""ConnectorConfig: defaults as spark.md gives them, wrong values refused where they are made."""
+"""ConnectorConfig: the documented defaults, wrong values refused where they are made."""
 
 from __future__ import annotations
 

@@ -32,7 +32,6 @@ from actors.spark.connection import (
     Connection,
     Linked,
     LinkState,
-    Listen,
     SetAutoconnecting,
     WriteFailed,
 )
@@ -41,6 +40,7 @@ from actors.spark.discovery import DiscoveryConfig, DiscoveryExhausted
 from actors.spark.phase import Phase, RequestPhase
 from actors.spark.reader import Received
 from actors.spark.simulator import Fault, FaultKind, Simulator
+from actors.spark.topics import Subscribe, Topic
 
 WAIT = 10.0
 """Seconds to wait for something the link must do (generous: the machine is shared)."""
@@ -71,7 +71,7 @@ class Rig:
 
     def start(self) -> Rig:
         self.conn = Connection.start(self.config, self.datastore, self.phase.ref, self.discovery)
-        self.conn.tell(Listen(self.chunks.ref))
+        self.conn.tell(Subscribe(Topic.LINK, self.chunks.ref))
         self.conn.tell(SubscribeTransitionCallBack(self.states.ref))
         return self
 
@@ -261,7 +261,7 @@ def test_a_listener_added_while_open_is_handed_the_port_and_gets_the_bytes(
     rig.phase.expect_msg(CONNECTED, timeout=WAIT)
     first = rig.linked()
     late = Probe()
-    rig.conn.tell(Listen(late.ref))
+    rig.conn.tell(Subscribe(Topic.LINK, late.ref))
     linked = late.expect_msg_type(Linked, timeout=WAIT)
     assert linked.generation == first.generation
     linked.port.write(b"010000AB\n")

@@ -1,9 +1,10 @@
 """The connector's actors under its Supervisor: a failed actor is restarted, the link recovers.
 
 A Commander is made to fail by a command whose request is not a Request (its
-handler raises). The AllForOne supervisor restarts the actors after the
-backoff; the connector synchronizes again and runs commands through the same
-refs. A supervisor that gives up sets ``failure`` and ``exit_code`` and calls
+handler raises); any actor by a pykka call of a method it lacks. The
+RestForOne supervisor restarts the failed actor and those started after it,
+after the backoff; the connector synchronizes again and runs commands
+through the same refs. A supervisor that gives up sets ``failure`` and ``exit_code`` and calls
 ``on_failure``.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pykka
 import pytest
+from pykka.messages import ProxyCall
 
 from actorfsm import (
     ChildRef,
@@ -30,7 +32,7 @@ from actors.spark import connector as connector_module
 from actors.spark.broadcaster import Objects
 from actors.spark.commander import Execute
 from actors.spark.config import ConnectorConfig
-from actors.spark.connector import EXIT_FAILED, SiblingRef, SparkConnector
+from actors.spark.connector import CHILD_NAMES, EXIT_FAILED, SparkConnector
 from actors.spark.phase import Phase
 from actors.spark.protocol import Ack, Noop
 from actors.spark.simulator import Fault, FaultKind, Simulator
@@ -64,6 +66,11 @@ def connector(sim: Simulator, tmp_path: pathlib.Path) -> Iterator[SparkConnector
 def crash(child: Any) -> None:
     """Make the Commander's handler raise: a command whose request has no opcode."""
     child.tell(Execute(object(), pykka.ThreadingFuture()))  # type: ignore[arg-type]
+
+
+def crash_any(child: Any) -> None:
+    """Make any actor fail: a pykka call, without a reply, of a method it does not have."""
+    child.tell(ProxyCall(attr_path=("no_such_method",), args=(), kwargs={}))
 
 
 def expect_running_again(probe: Probe, name: str) -> None:
@@ -120,8 +127,8 @@ def test_every_actor_is_rewired_after_a_restart(connector: SparkConnector, sim: 
     first = phases.expect_msg_type(CurrentState)
     connector.supervisor.tell(SubscribeTransitionCallBack(lifecycle.ref))
 
-    crash(connector.refs["commander"])
-    expect_running_again(lifecycle, "commander")
+    crash_any(connector.refs["phase"])
+    expect_running_again(lifecycle, "phase")
 
     # The new PhaseTracker greets the old subscription, which follows it back up.
     greeting = phases.expect_msg_type(CurrentState, timeout=WAIT)
@@ -154,13 +161,34 @@ def test_a_supervisor_that_gives_up_reports_failure(
         started.stop()
 
 
-def test_a_sibling_ref_holds_messages_until_bound_then_forwards_in_order() -> None:
-    sibling = SiblingRef("x")
-    probe = Probe()
-    sibling.tell(1)
-    sibling.tell(2)
-    with pytest.raises(RuntimeError, match="not bound"):
-        sibling.ask(3)
-    sibling.bind(probe.ref)
-    sibling.tell(3)
-    assert [probe.receive(), probe.receive(), probe.receive()] == [1, 2, 3]
+def test_a_watchdog_failure_restarts_the_watchdog_alone(connector: SparkConnector) -> None:
+    """RestForOne: the actors before the Watchdog, the link among them, keep running."""
+    connector.wait_for(Phase.SYNCHRONIZED, WAIT)
+    phases, lifecycle = Probe(), Probe()
+    connector.subscribe(phases.ref)
+    phases.expect_msg(CurrentState(connector.refs["phase"].current(), Phase.SYNCHRONIZED))
+    connector.supervisor.tell(SubscribeTransitionCallBack(lifecycle.ref))
+
+    crash_any(connector.refs["watchdog"])
+    expect_running_again(lifecycle, "watchdog")
+
+    phases.expect_no_msg(0.5)  # the link never dropped
+    for name in CHILD_NAMES[:-1]:
+        assert connector.supervisor.ask(GetChildStatus(name)).restarts == 0, name
+    assert connector.supervisor.ask(GetChildStatus("watchdog")).restarts == 1
+    assert isinstance(connector.execute(Noop()), Ack)
+
+
+def test_a_connection_failure_restarts_it_and_those_after_it_and_synchronizes_again(
+    connector: SparkConnector,
+) -> None:
+    connector.wait_for(Phase.SYNCHRONIZED, WAIT)
+    lifecycle = Probe()
+    connector.supervisor.tell(SubscribeTransitionCallBack(lifecycle.ref))
+    crash_any(connector.refs["connection"])
+    expect_running_again(lifecycle, "connection")
+    connector.wait_for(Phase.SYNCHRONIZED, WAIT)
+    assert isinstance(connector.execute(Noop()), Ack)
+    statuses = {name: connector.supervisor.ask(GetChildStatus(name)) for name in CHILD_NAMES}
+    assert statuses["phase"].restarts == 0
+    assert all(statuses[name].restarts == 1 for name in CHILD_NAMES[1:])

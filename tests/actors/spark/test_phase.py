@@ -1,4 +1,4 @@
-"""Phase rules (spark.md §2): one step forward, back to DISCONNECTED at any time, nothing else."""
+"""Phase rules: one step forward, back to DISCONNECTED at any time, nothing else."""
 
 from __future__ import annotations
 

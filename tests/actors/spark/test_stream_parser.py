@@ -1,4 +1,4 @@
-"""The stream parser: spark.md's test vector, its rules for malformed input, and properties.
+"""The stream parser: the protocol's test vector, its rules for malformed input, and properties.
 
 The properties run with the ``spark-properties`` hypothesis profile: 1,000
 examples each by default; set ``ACTORFSM_HYPOTHESIS_EXAMPLES=10000`` (or more)
@@ -182,7 +182,7 @@ def render_and_model(steps: list[tuple[str, str]]) -> tuple[str, list[ParsedItem
 
 
 def spec_reference(stream: str) -> tuple[list[str], list[str]]:
-    """spark.md §1 read literally: remove the innermost ``<[^<]*?>`` first, repeatedly."""
+    """The framing rule read literally: remove the innermost ``<[^<]*?>`` first, repeatedly."""
     annotations = []
     while match := re.search("<([^<]*?)>", stream):
         annotations.append(match.group(1))
@@ -205,7 +205,7 @@ def test_any_split_of_a_valid_stream_parses_to_the_same_events_and_data(
 
     Whatever the chunks and whether they come as str or bytes, the parser yields
     every annotation when it closes (innermost first) and each non-empty line's
-    data, in stream order, exactly as the model and spark.md's own rule say.
+    data, in stream order, exactly as the model and the framing rule say.
     """
     stream, expected = render_and_model(steps)
     chunks = split(data, stream)

@@ -2,7 +2,7 @@
 
 Each scenario drives a real PhaseTracker to CONNECTED, answers the
 Synchronizer's commands by telling it ``CommandDone`` and checks what it asks
-of the phase, the Commander and the Connection (spark.md §3).
+of the phase, the Commander and the Connection.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from actorfsm import CurrentState, SubscribeTransitionCallBack, Transition
 from actorfsm.testing import Probe, VirtualClock, settle
-from actors.spark.commander import CommandDone, Execute, Incompatible, SubscribeEvents
+from actors.spark.commander import CommandDone, Execute, Incompatible
 from actors.spark.config import PROTO_VERSION, ConnectorConfig
 from actors.spark.connection import Close
 from actors.spark.datastore import Datastore
@@ -35,6 +35,7 @@ from actors.spark.protocol import (
 )
 from actors.spark.simulator import DEFAULT_HANDSHAKE
 from actors.spark.synchronizer import Synchronizer
+from actors.spark.topics import Subscribe, Topic
 
 D, C, A, S = Phase.DISCONNECTED, Phase.CONNECTED, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED
 
@@ -55,7 +56,7 @@ class Rig:
         self.sync = Synchronizer.start(
             self.config, self.datastore, self.tracker, self.commander.ref, self.connection.ref
         )
-        self.commander.expect_msg(SubscribeEvents(self.sync))
+        self.commander.expect_msg(Subscribe(Topic.EVENTS, self.sync))
 
     def to(self, phase: Phase) -> None:
         old = self.tracker.proxy().state_name.get(timeout=3)

@@ -7,12 +7,13 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from actorfsm.testing import Probe, settle
-from actors.spark.commander import CommandDone, CommandTimedOut, Execute, WatchTimeouts
+from actors.spark.commander import CommandDone, CommandTimedOut, Execute
 from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Close
 from actors.spark.errors import CommandTimeout
 from actors.spark.phase import Phase, PhaseTracker, RequestPhase
 from actors.spark.protocol import Ack, Noop
+from actors.spark.topics import Subscribe, Topic
 from actors.spark.watchdog import Watchdog
 
 
@@ -22,7 +23,7 @@ def started() -> tuple[Probe, Probe, Any, Any]:
     dog = Watchdog.start(
         ConnectorConfig("socket://127.0.0.1:9"), tracker, commander.ref, connection.ref
     )
-    commander.expect_msg(WatchTimeouts(dog))
+    commander.expect_msg(Subscribe(Topic.TIMEOUTS, dog))
     return commander, connection, tracker, dog
 
 

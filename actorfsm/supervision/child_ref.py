@@ -20,6 +20,9 @@ How a message finds its incarnation (the design, because order matters):
 - From an older incarnation (a late sender that read the old mailbox), the
   envelope goes to the current incarnation's mailbox, so it queues behind
   everything its sender sent before.
+- While the child waits out a restart backoff, buffered and later asks fail
+  at once with :class:`ChildRestarting` (naming the child and when its
+  restart is due) instead of waiting up to their own timeout; tells wait.
 - When the child is stopped for good, buffered and later asks fail with
   ``ActorDeadError``, and tells are dead letters: counted, and logged once.
 
@@ -37,15 +40,35 @@ from typing import Any, Literal, cast, overload
 import structlog
 from pykka import ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
 
-from actorfsm import death_watch
+from actorfsm import death_watch, scheduler
 from actorfsm import metric_hooks as _metrics
 from actorfsm.death_watch import Watch
-from actorfsm.dispatch import ManagedFuture
+from actorfsm.futures import Reply
 from actorfsm.mailbox import Mailbox
-from actorfsm.messages import Failure
+from actorfsm.messages import Failure, Reason
 from actorfsm.pykka_seam import Envelope
+from actorfsm.recipient import Ref
 
 log = structlog.get_logger("actorfsm.supervision")
+
+
+class ChildRestarting(ActorDeadError):
+    """An ask reached a child that waits out a restart backoff: it fails at once.
+
+    The child failed and its restart is due in :attr:`restart_in` seconds
+    (after a backoff, which a dead dependency always gets); rather than wait
+    up to its own timeout, the ask fails now. Tells are kept for the next
+    incarnation. It is an ``ActorDeadError``: the child cannot answer now.
+    """
+
+    def __init__(self, child: str, supervisor: str, restart_in: float) -> None:
+        super().__init__(
+            f"child {child!r} of {supervisor} is restarting after a failure; "
+            f"its restart is due in {restart_in:.3g} s: ask again then"
+        )
+        self.child = child
+        self.supervisor = supervisor
+        self.restart_in = restart_in
 
 
 class ChildRef:
@@ -72,6 +95,7 @@ class ChildRef:
         "_open",
         "_put",
         "_ref",
+        "_restart_due",
         "_source",
         "_source_dead",
         "_target",
@@ -97,10 +121,11 @@ class ChildRef:
         self._instance: Any = None
         self._flushing = False
         self._open = True
-        self._final_reason: Any = None
-        self._watchers: list[Any] = []
+        self._final_reason: Reason | None = None
+        self._watchers: list[Ref] = []
         self._dead_letters = 0
         self._dead_letters_logged = False
+        self._restart_due: float | None = None  # a backoff restart is due then
         # Before the first incarnation, tells wait in the buffer; afterwards this
         # is the current incarnation's ``Mailbox.put``, then the dead-letter office.
         self._put: Callable[[Envelope[Any]], None] = self._hold
@@ -141,7 +166,7 @@ class ChildRef:
         An ask waiting for a restarting child is answered by the new
         incarnation; one that can never be delivered fails with ``ActorDeadError``.
         """
-        future: ThreadingFuture[Any] = ManagedFuture()
+        future: ThreadingFuture[Any] = Reply()
         self._put(Envelope(message, reply_to=future))
         if block:
             return future.get(timeout=timeout)
@@ -188,6 +213,7 @@ class ChildRef:
                 return
             self._source = source
             self._source_dead = False
+            self._restart_due = None
             self._target = mailbox
             self._ref = ref
             if instance is not None:
@@ -213,7 +239,11 @@ class ChildRef:
                 if self._open:
                     if source is not None:
                         self._source_dead = True
-                    self._buffer.append(envelope)
+                    due = self._restart_due
+                    if due is None or envelope.reply_to is None:
+                        self._buffer.append(envelope)
+                        return
+                    self._fail_restarting([envelope], due)
                     return
                 target = None
             else:
@@ -228,11 +258,31 @@ class ChildRef:
         else:
             target.put(envelope)
 
+    def _backing_off(self, due: float) -> None:
+        """The child waits out a backoff until ``due`` (scheduler clock): fail its asks at once."""
+        with self._cond:
+            if not self._open:
+                return
+            self._restart_due = due
+            asks = [envelope for envelope in self._buffer if envelope.reply_to is not None]
+            if asks:
+                self._buffer = [envelope for envelope in self._buffer if envelope.reply_to is None]
+        self._fail_restarting(asks, due)
+
+    def _fail_restarting(self, asks: list[Envelope[Any]], due: float) -> None:
+        if not asks:
+            return
+        restart_in = max(0.0, due - scheduler.current().now())
+        error = ChildRestarting(self.name, self.supervisor, restart_in)
+        for envelope in asks:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception((ChildRestarting, error, None))
+
     def _hold(self, envelope: Envelope[Any]) -> None:
         """Route a message sent before the first incarnation took over its buffer."""
         self._forward(envelope, None)
 
-    def _close(self, reason: Any) -> None:
+    def _close(self, reason: Reason) -> None:
         """The child is stopped for good: fail what waits, count dead letters, tell watchers."""
         with self._cond:
             if not self._open:

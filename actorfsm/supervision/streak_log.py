@@ -1,6 +1,7 @@
 """One report per failure streak: the first failure logged, the repeats counted, then a summary.
 
-Seed 002's worker logged the same "Broken pipe" 70,000 times. A supervisor
+A worker whose dependency died can log the same "Broken pipe" tens of thousands of
+times; one report per streak prevents that. A supervisor
 logs the failures of each child through a :class:`StreakLog`: a *streak* is a
 run of identical failures (same exception type and message); its first
 failure is logged once at error level (``fsm_failed``, with the child's report
@@ -37,7 +38,7 @@ class StreakLog:
         self._last = 0.0
 
     def failed(
-        self, cause: object, fields: dict[str, Any], directive: str, *, report: bool
+        self, cause: object, fields: dict[str, object], directive: str, *, report: bool
     ) -> None:
         """Count a failure; log it if it starts a streak and ``report`` (else it was logged)."""
         key = streak_key(cause)

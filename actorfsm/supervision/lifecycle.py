@@ -1,13 +1,13 @@
 """The lifecycle of a supervised child and what a supervisor monitors about it.
 
-Every child moves through the service state machine of seed 001::
+Every child moves through the state machine of a supervised service::
 
     STOPPED --> STARTING --> RUNNING --> STOPPING --> STOPPED
     STARTING --> ERROR (start-up failed)     RUNNING --> ERROR (runtime failure)
     ERROR --> STARTING (restart)             ERROR --> STOPPED (not restarted)
     RUNNING --> RESTARTING --> STARTING (restarted with its siblings)
 
-For each child the supervisor keeps what that document says to monitor: the
+For each child the supervisor keeps what an operator needs to monitor: the
 current state and since when, the time spent in each state, the number of
 transitions (thrashing), restarts and error occurrences. :class:`LifecycleAlerts`
 holds the bounds past which a child counts as stuck or thrashing; the
@@ -21,13 +21,12 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from actorfsm.durations import to_optional_timeout, to_seconds
+from actorfsm.durations import Duration, seconds, to_optional_timeout, to_seconds
 
 
 class Lifecycle(enum.Enum):
-    """Where a supervised child is in its life (seed 001's service states)."""
+    """Where a supervised child is in its life (a supervised service's states)."""
 
     STOPPED = "stopped"
     STARTING = "starting"
@@ -52,7 +51,7 @@ class ChildStatus:
     name: str
     state: Lifecycle
     restarts: int
-    last_failure: Any
+    last_failure: object
     since: float
     errors: int = 0
     transitions: int = 0
@@ -64,7 +63,7 @@ class ChildStatus:
 class LifecycleAlerts:
     """When a supervisor logs ``lifecycle_alert`` (warning level) about a child.
 
-    Defaults follow seed 001: a child in ERROR for more than 5 minutes, in
+    Defaults: a child in ERROR for more than 5 minutes, in
     STARTING for more than 10, in STOPPING (or RESTARTING, which is a stop on
     the way to a start) for more than 2; thrashing is more than
     ``thrash_transitions`` lifecycle transitions within ``thrash_window``
@@ -74,11 +73,11 @@ class LifecycleAlerts:
     transition rate fell back under the bound.
     """
 
-    error_after: float | None = 300.0
-    starting_after: float | None = 600.0
-    stopping_after: float | None = 120.0
+    error_after: Duration | None = 300.0
+    starting_after: Duration | None = 600.0
+    stopping_after: Duration | None = 120.0
     thrash_transitions: int | None = 10
-    thrash_window: float = 60.0
+    thrash_window: Duration = 60.0
 
     def __post_init__(self) -> None:
         for name in ("error_after", "starting_after", "stopping_after"):
@@ -102,12 +101,14 @@ class LifecycleAlerts:
     def bound(self, state: Lifecycle) -> float | None:
         """How long a child may stay in ``state`` before it counts as stuck (``None``: ever)."""
         if state is Lifecycle.ERROR:
-            return self.error_after
-        if state is Lifecycle.STARTING:
-            return self.starting_after
-        if state is Lifecycle.STOPPING or state is Lifecycle.RESTARTING:
-            return self.stopping_after
-        return None
+            bound = self.error_after
+        elif state is Lifecycle.STARTING:
+            bound = self.starting_after
+        elif state is Lifecycle.STOPPING or state is Lifecycle.RESTARTING:
+            bound = self.stopping_after
+        else:
+            return None
+        return None if bound is None else seconds(bound)
 
 
 class LifecycleMonitor:
@@ -141,7 +142,7 @@ class LifecycleMonitor:
         self.transitions = 0
         self.restarts = 0
         self.errors = 0
-        self.last_failure: Any = None
+        self.last_failure: object = None
         self._time: dict[Lifecycle, float] = {}
         self._recent: deque[float] = deque()
         self._thrashing = False
@@ -159,7 +160,7 @@ class LifecycleMonitor:
         self._recent.append(now)
         return old
 
-    def failed(self, cause: Any) -> None:
+    def failed(self, cause: object) -> None:
         """Count an error occurrence."""
         self.errors += 1
         self.last_failure = cause
@@ -168,7 +169,7 @@ class LifecycleMonitor:
         """The transitions in the window if a thrashing episode begins now, else ``None``."""
         limit = self.alerts.thrash_transitions
         recent = self._recent
-        horizon = now - self.alerts.thrash_window
+        horizon = now - seconds(self.alerts.thrash_window)
         while recent and recent[0] <= horizon:
             recent.popleft()
         if limit is None or len(recent) <= limit:

@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actorfsm.durations import to_seconds
+from actorfsm.durations import Duration, seconds, to_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +34,11 @@ class Backoff:
     non-positive ``reset_after`` is a ``ValueError`` here, not later.
     """
 
-    min: float = 0.2
-    max: float = 30.0
+    min: Duration = 0.2
+    max: Duration = 30.0
     factor: float = 2.0
     jitter: float = 0.2
-    reset_after: float | None = None
+    reset_after: Duration | None = None
 
     def __post_init__(self) -> None:
         low = to_seconds(self.min, "Backoff min")
@@ -72,15 +72,16 @@ class Backoff:
     @property
     def reset_interval(self) -> float:
         """Failure-free seconds after which the count resets: ``reset_after``, else ``max``."""
-        return self.max if self.reset_after is None else self.reset_after
+        return seconds(self.max if self.reset_after is None else self.reset_after)
 
     def base_delay(self, n: int) -> float:
         """The wait before restart ``n`` without jitter: ``min(max, min * factor**n)``."""
         try:
-            grown = self.min * self.factor**n
+            grown = seconds(self.min) * self.factor**n
         except OverflowError:
             grown = math.inf
-        return grown if grown < self.max else self.max
+        high = seconds(self.max)
+        return grown if grown < high else high
 
     def delay(self, n: int, rand: Callable[[], float] = random.random) -> float:
         """The wait before restart ``n``, jittered by ``rand()`` (uniform in ``[0, 1)``)."""
