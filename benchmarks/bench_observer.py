@@ -43,7 +43,7 @@ from benchmarks.harness import (
     side_by_side,
 )
 
-BEFORE_REV = "d15d524"  # the engine (on the dispatcher) before the metric hooks
+BEFORE_REV = "d0d5d69"  # main before the metric hooks (the dispatcher, supervision as a package)
 PAIRS = 61
 MESSAGES = 20_000
 FSMS = 100_000
