@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from actorfsm import metric_hooks
 from actorfsm.dispatch import Dispatcher
 from actorfsm.mailbox import Mailbox, RejectFn
+from actorfsm.metrics_collector import RuntimeCollector
 from actorfsm.pykka_seam import Envelope
 from actorfsm.rendering import state_label
 
@@ -159,9 +160,7 @@ class Metrics:
                 registry=None,
             )
         )
-        from actorfsm.metrics_collector import RuntimeCollector  # noqa: PLC0415 (a cycle)
-
-        self.collector = self._registered(RuntimeCollector(self))
+        self.collector = self._registered(RuntimeCollector(self.flush_events))
 
     def _registered(self, collector: C) -> C:
         """Register ``collector`` and remember it for :func:`disable`."""
@@ -235,8 +234,8 @@ class Metrics:
 
     # -------------------------------------------------- events, at scrape
 
-    def flush_events(self) -> None:
-        """Add every FSM's events since the last flush to its current state's total."""
+    def flush_events(self) -> dict[tuple[str, str], int]:
+        """Add every FSM's events since the last flush to its state's total; return the totals."""
         with self._lock:
             retired, self._retired = self._retired, []
             for record in retired:
@@ -251,6 +250,7 @@ class Metrics:
                 self._flush(record, record.state)
             for key in dead:
                 del self._counts[key]
+            return dict(self.events_handled)
 
     def _flush(self, record: _EventCount, state: Any) -> None:
         """Move ``record``'s new events to ``state``'s total (lock held)."""

@@ -9,8 +9,8 @@ into per-state totals at the same moment.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -19,19 +19,16 @@ from actorfsm import census, dispatch
 from actorfsm.rendering import state_label
 from actorfsm.supervision.lifecycle import Lifecycle
 
-if TYPE_CHECKING:
-    from actorfsm.metrics import Metrics
-
 CLASS_STATE = ["fsm_class", "state"]
 CHILD = ["supervisor_class", "child"]
 CLASS = ["fsm_class"]
 
 
 class RuntimeCollector(Collector):
-    """Collects the sampled metrics for one :class:`~actorfsm.metrics.Metrics`."""
+    """Collects the sampled metrics; ``events_handled()`` flushes and returns the event totals."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+    def __init__(self, events_handled: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self._events_handled = events_handled
 
     def describe(self) -> list[Metric]:
         """Nothing up front: the families depend on the FSMs running at scrape time."""
@@ -68,11 +65,10 @@ class RuntimeCollector(Collector):
         yield _gauge(
             "actorfsm_fsms", "Running FSMs, per class and current state.", in_state, CLASS_STATE
         )
-        self._metrics.flush_events()
         events = CounterMetricFamily(
             "actorfsm_events_handled", "Events handled, per class and state.", labels=CLASS_STATE
         )
-        for (cls, state), count in sorted(self._metrics.events_handled.items()):
+        for (cls, state), count in sorted(self._events_handled().items()):
             events.add_metric([cls, state], count)
         yield events
         yield _gauge("actorfsm_mailbox_depth", "Messages queued, summed per class.", depth, CLASS)
