@@ -260,9 +260,9 @@ def _command(side: str, how: str, messages: int) -> list[str]:
 
 def main() -> None:
     print_machine("metrics and observer: what they cost")
+    pages()  # first: the older engine loaded for comparison installs its own actor registry
     throughput()
     instructions()
-    pages()
 
 
 if __name__ == "__main__":
