@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest bench soak clean system-tools browser
+.PHONY: demo test lint typecheck pytest pytest-pinned test-pinned bench soak clean system-tools browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,15 @@ system-tools browser: $(SYSTEM_TOOLS)
 $(SYSTEM_TOOLS) &:
 	$(APT_INSTALL) || ($(APT_GET) update && $(APT_INSTALL))
 
-test: lint typecheck pytest
+# The framework's tests again with every FSM on a dedicated thread, so both
+# runtimes stay correct (test-pinned runs the whole suite that way).
+pytest-pinned: $(STAMP_TEST) system-tools
+	ACTORFSM_DISPATCHER=pinned $(BIN)/python -m pytest -q tests/actorfsm tests/actors/test_buncher.py
+
+test-pinned: $(STAMP_TEST) system-tools
+	ACTORFSM_DISPATCHER=pinned $(BIN)/python -m pytest -q
+
+test: lint typecheck pytest pytest-pinned
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m benchmarks.run_all

@@ -4,7 +4,7 @@ Everything a user programs against is importable from here.
 """
 
 from actorfsm.death_watch import Terminated, unwatch, watch
-from actorfsm.dispatch import PINNED, DispatcherConfig, configure_dispatcher, settle_all
+from actorfsm.dispatch import PINNED, DispatcherConfig, configure_dispatcher
 from actorfsm.dsl import NextState, goto, stay, stop
 from actorfsm.durations import Duration
 from actorfsm.fsm import FSM, FSMError
@@ -14,6 +14,7 @@ from actorfsm.logging import default_to_stderr
 from actorfsm.logging_fsm import LogEntry, LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
 from actorfsm.recipient import Ref
+from actorfsm.runners import settle_all
 from actorfsm.subscribers import (
     CurrentState,
     SubscribeTransitionCallBack,

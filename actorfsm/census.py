@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pykka import ActorRegistry
 
-from actorfsm import dispatch, scheduler
+from actorfsm import runners, scheduler
 from actorfsm.durations import seconds
 from actorfsm.fsm import FSM
 from actorfsm.supervision.lifecycle import Lifecycle, LifecycleAlerts
@@ -185,7 +185,7 @@ def timers_armed(fsm: FSM[Any, Any]) -> int:
 
 def running_thread(fsm: FSM[Any, Any]) -> int | None:
     """The ident of the thread handling ``fsm``'s messages now (``None``: none)."""
-    for runner in dispatch.runners():
+    for runner in runners.runners():
         if runner.current is fsm:
             return runner.ident
     return None

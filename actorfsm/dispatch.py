@@ -43,15 +43,12 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import structlog
 
-if TYPE_CHECKING:
-    from actorfsm.mailbox import Mailbox
+from actorfsm import runners
 
 log = structlog.get_logger("actorfsm.dispatch")
 
@@ -82,130 +79,6 @@ def default_workers() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
-class Runner:
-    """A thread running FSMs: a pool worker or a dedicated thread."""
-
-    __slots__ = ("current", "dispatcher", "extra", "ident", "idled", "next", "scheduled", "streak")
-
-    def __init__(self, dispatcher: Dispatcher, *, extra: bool = False) -> None:
-        self.dispatcher = dispatcher
-        self.extra = extra
-        self.ident = threading.get_ident()
-        self.current: Any = None  # the FSM whose messages this thread handles now
-        # The next slot holds at most one mailbox. A deque, because another
-        # thread may take it (popleft is atomic): the pool, when this worker
-        # blocks in a handler.
-        self.next: deque[Mailbox] = deque()
-        self.streak = 0
-        self.scheduled = 0  # mailboxes this thread scheduled (see settle_all)
-        self.idled = 0  # mailboxes this thread let go idle
-
-    def take_next(self) -> Mailbox | None:
-        """Take the mailbox in the next slot, if any (safe from any thread)."""
-        try:
-            return self.next.popleft()
-        except IndexError:
-            return None
-
-
-_tls = threading.local()
-
-
-def current_runner() -> Runner | None:
-    """The runner of this thread, ``None`` outside FSMs (the caller of an ``ask``, say)."""
-    return getattr(_tls, "runner", None)
-
-
-# ------------------------------------------------------------------ quiescence
-#
-# Every scheduling of a mailbox is counted once, and so is every time a worker
-# lets an idle mailbox go. Workers count in their own Runner (no lock: only
-# that thread writes it); other threads (the caller of a tell, the scheduler)
-# count in the shared figures under a lock. All counters only grow, so reading
-# every "went idle" counter first and every "scheduled" counter after is
-# sound: equal sums mean nothing was left to run at the moment in between.
-
-_count_lock = threading.Lock()
-_shared_scheduled = 0
-_shared_idled = 0
-
-
-def _note_scheduled_elsewhere() -> None:
-    global _shared_scheduled
-    with _count_lock:
-        _shared_scheduled += 1
-
-
-def _retire_counts(runner: Runner) -> None:
-    """Fold an ending runner's counts into the shared ones (and forget the runner)."""
-    global _shared_scheduled, _shared_idled
-    with _count_lock:
-        _shared_scheduled += runner.scheduled
-        _shared_idled += runner.idled
-        _runners.discard(runner)
-
-
-def active() -> int:
-    """How many mailboxes are scheduled or running now (a lower bound while things move)."""
-    with _count_lock:
-        live = list(_runners)
-        idled = _shared_idled + sum(runner.idled for runner in live)
-        return _shared_scheduled + sum(runner.scheduled for runner in live) - idled
-
-
-def settle_all(timeout: float = 5.0) -> bool:
-    """Wait until every mailbox is empty and no FSM is running; ``False`` on timeout.
-
-    Messages FSMs send each other meanwhile are waited for too: the count only
-    reaches zero when nothing is left to run anywhere. A handler that was
-    already running when the wait began and has run for ``BLOCKED_FOR``
-    seconds is taken as blocked, not waited for: when nothing else is left,
-    the wait ends (a test holding a handler on a gate can still move time).
-    """
-    started = time.monotonic()
-    deadline = started + timeout
-    pause = 0.0001
-    while True:
-        pending = active()
-        if not pending or _only_blocked_remain(started, pending):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(pause)
-        pause = min(pause * 2, 0.005)
-
-
-BLOCKED_FOR = 0.05
-"""Seconds in one handler after which :func:`settle_all` stops waiting for it."""
-
-
-def _only_blocked_remain(started: float, pending: int) -> bool:
-    """Whether every active mailbox is one whose handler blocks."""
-    now = time.monotonic()
-    blocked = 0
-    for runner in list(_runners):
-        fsm = runner.current
-        if fsm is None:
-            continue
-        since = fsm._busy_since
-        if since is None or since > started or now - since < BLOCKED_FOR:
-            return False
-        blocked += 1
-    return blocked == pending
-
-
-# ------------------------------------------------------------------- runners
-
-
-_runners: set[Runner] = set()
-"""Every runner now alive (the stuck-handler watcher scans them)."""
-
-
-def runners() -> list[Runner]:
-    """A snapshot of the live runners."""
-    return list(_runners)
-
-
 class Dispatcher:
     """A pool of worker threads with one run queue of mailboxes."""
 
@@ -214,11 +87,11 @@ class Dispatcher:
         self.config = config
         self.pinned = pinned
         self.throughput = config.throughput
-        self._runq: queue.SimpleQueue[Mailbox | None] = queue.SimpleQueue()
+        self._runq: queue.SimpleQueue[runners.Mailbox | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._workers = 0
         self._extras = 0
-        self._blocked: set[Runner] = set()
+        self._blocked: set[runners.Runner] = set()
         self._waiting = 0  # workers waiting on a future (managed blocking)
         self._started = False
 
@@ -231,13 +104,13 @@ class Dispatcher:
 
     def busy(self) -> int:
         """How many of this pool's workers are handling a message now."""
-        return sum(1 for r in _runners if r.dispatcher is self and r.current is not None)
+        return sum(1 for r in runners.runners() if r.dispatcher is self and r.current is not None)
 
-    def schedule(self, mailbox: Mailbox) -> None:
+    def schedule(self, mailbox: runners.Mailbox) -> None:
         """Queue ``mailbox`` to run (its token is held by the caller)."""
-        runner = getattr(_tls, "runner", None)
+        runner = runners.current_runner()
         if runner is None:
-            _note_scheduled_elsewhere()
+            runners.note_scheduled_elsewhere()
         else:
             runner.scheduled += 1
         if runner is not None and runner.dispatcher is self and not self.pinned:
@@ -252,7 +125,7 @@ class Dispatcher:
             self._start()
         self._runq.put(mailbox)
 
-    def requeue(self, mailbox: Mailbox) -> None:
+    def requeue(self, mailbox: runners.Mailbox) -> None:
         """Queue a mailbox that is still counted as active (behind the others: fairness)."""
         self._runq.put(mailbox)
 
@@ -276,19 +149,18 @@ class Dispatcher:
         thread.start()
 
     def _work(self, extra: bool) -> None:
-        runner = Runner(self, extra=extra)
-        _tls.runner = runner
-        _runners.add(runner)
+        runner = runners.Runner(self, extra=extra)
+        runners.enter(runner)
         try:
             self._serve(runner)
         finally:
-            _retire_counts(runner)
+            runners.retire(runner)
             with self._lock:
                 self._workers -= 1
                 if extra:
                     self._extras -= 1
 
-    def _serve(self, runner: Runner) -> None:
+    def _serve(self, runner: runners.Runner) -> None:
         runq = self._runq
         get = runq.get
         empty = runq.empty
@@ -316,14 +188,14 @@ class Dispatcher:
             if self.pinned and mailbox.closed:
                 return
 
-    def _retire(self, runner: Runner) -> bool:
+    def _retire(self, runner: runners.Runner) -> bool:
         """Whether an idle replacement worker may end (no worker of the pool is blocked)."""
         with self._lock:
             return self._waiting + len(self._blocked) < self._extras
 
     # ------------------------------------------------------------- blocking
 
-    def set_blocked(self, blocked: set[Runner]) -> None:
+    def set_blocked(self, blocked: set[runners.Runner]) -> None:
         """The watcher's latest view of the workers stuck in one handler: replace them (bounded).
 
         A replacement retires once idle for ``RETIRE_AFTER`` while there are
@@ -348,7 +220,7 @@ class Dispatcher:
             blocked=len(blocked),
         )
 
-    def begin_blocking(self, runner: Runner) -> None:
+    def begin_blocking(self, runner: runners.Runner) -> None:
         """``runner``'s thread is about to wait (a future in a handler): keep the pool going.
 
         Its next slot goes back to the shared queue, and a replacement worker
@@ -368,7 +240,7 @@ class Dispatcher:
                 return
             self._spawn(extra=True)
 
-    def end_blocking(self, runner: Runner) -> None:
+    def end_blocking(self, runner: runners.Runner) -> None:
         """The wait ``begin_blocking`` announced is over."""
         if not self.pinned:
             with self._lock:
@@ -448,6 +320,11 @@ def pools() -> list[Dispatcher]:
 
 
 _FORCED_PINNED = os.environ.get(FORCE_ENV) == PINNED  # read once: it is set for a whole run
+
+
+def forced_pinned() -> bool:
+    """Whether ``ACTORFSM_DISPATCHER=pinned`` puts every FSM on a dedicated thread."""
+    return _FORCED_PINNED
 
 
 def for_fsm(name: str, label: str) -> Dispatcher:

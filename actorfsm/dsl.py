@@ -41,6 +41,7 @@ class Mods(NamedTuple):
     reply: Any = UNSET
     reason: Reason | None = None
     postpone: bool = False
+    state_timeout: float | Unset | None = UNSET
 
 
 NO_MODS = Mods()
@@ -91,18 +92,30 @@ class NextState(NamedTuple):
         Overrides the target state's default timeout for this entry only.
         """
         seconds = to_optional_timeout(timeout, "for_max timeout")
-        m = self[3]
-        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (seconds, m[1], m[2], m[3]))))
+        return self._with_mods(timeout=seconds)
+
+    def for_state(self, timeout: Duration | None) -> NextState:
+        """Time out after ``timeout`` unless the *state* changes first (gen_statem's state_timeout).
+
+        Unlike :meth:`for_max` (Akka's state timeout, cancelled by any event),
+        other events in the same state leave it running; only a state change
+        cancels it. It delivers ``StateTimeout()``. Given again (with ``stay()``)
+        it restarts; ``None`` cancels it.
+        """
+        seconds = to_optional_timeout(timeout, "for_state timeout")
+        return self._with_mods(state_timeout=seconds)
+
+    def _with_mods(self, **changes: Any) -> NextState:
+        return _new(NextState, (self[0], self[1], self[2], self[3]._replace(**changes)))
 
     def replying(self, message: Any) -> NextState:
         """Answer the ``ask`` that delivered the current event with ``message``."""
-        m = self[3]
-        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], message, m[2], m[3]))))
+        m = self[3]  # built by hand: once per answered ask
+        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], message, *m[2:]))))
 
     def postponing(self) -> NextState:
         """Keep the current event and deliver it again after the next state change."""
-        m = self[3]
-        return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], m[1], m[2], True))))
+        return self._with_mods(postpone=True)
 
 
 _new = tuple.__new__

@@ -41,37 +41,31 @@ supervisor that says ``RESUME``, drops the event and keeps state and data).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import threading
 import time
 import uuid
-from collections.abc import Callable, Hashable, Iterator
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, ClassVar, Generic, Self
 
 import pykka
 
 from actorfsm import dispatch, pykka_seam, stuck
 from actorfsm import metric_hooks as _metrics
+from actorfsm.declaration import D, Declarations, Handler, S, TransitionHandler
 from actorfsm.dsl import NO_MODS, STAY, UNSET, Kind, NextState, Unset
-from actorfsm.durations import to_optional_timeout, to_seconds
 from actorfsm.listeners import Listeners
 from actorfsm.mailbox import Mailbox
-from actorfsm.messages import Event
+from actorfsm.messages import Event, StateTimeout
 from actorfsm.pykka_seam import Envelope
 from actorfsm.ref import FSMRef, StoppedFlag
 from actorfsm.rendering import safe_repr
 from actorfsm.stopping import Stopping, SupervisionHooks, log
 from actorfsm.subscribers import Transition
+from actorfsm.supervised import hooks_in_force
 from actorfsm.system_messages import SYSTEM_MESSAGES, SystemMessages
-from actorfsm.timers import NamedTimer, StateTimer
-
-S = TypeVar("S", bound=Hashable)
-D = TypeVar("D")
-
-Handler = Callable[[Event], NextState | None]
-TransitionHandler = Callable[[Any, Any], object]
+from actorfsm.timers import STATE_SCOPED, NamedTimer, StateTimer, TimerMethods
+from actorfsm.tracing import Tracing
 
 _STAY_KIND = Kind.STAY
 _monotonic = time.monotonic
@@ -86,32 +80,20 @@ _set_data = Event.__dict__["data"].__set__
 _URN_PREFIX = uuid.uuid4().urn[:-12]
 _serials = itertools.count()
 
-MIN_TIMER_INTERVAL = 0.001
-"""Repeating timers fire at most this often (seconds): a shorter period would spin a core."""
-
-_construction = threading.local()
-
-
-@contextlib.contextmanager
-def supervised(hooks: SupervisionHooks) -> Iterator[None]:
-    """Attach ``hooks`` to every FSM constructed in this thread inside the ``with`` block.
-
-    A supervisor starts its children this way, so the hooks are in place
-    before the child handles anything.
-    """
-    previous = getattr(_construction, "hooks", None)
-    _construction.hooks = hooks
-    try:
-        yield
-    finally:
-        _construction.hooks = previous
-
 
 class FSMError(Exception):
     """An FSM was used against its contract (unknown state, bad handler result)."""
 
 
-class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
+class FSM(
+    Declarations[S, D],
+    TimerMethods,
+    Tracing,
+    SystemMessages,
+    Stopping,
+    pykka.ThreadingActor,
+    Generic[S, D],
+):
     """A finite-state-machine actor: declare states with :meth:`when`, start it as any pykka actor.
 
     ``__init__`` declares the machine (``start_with``, ``when``, ``on_transition``
@@ -121,38 +103,16 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
 
     # The engine's fields live in slots: a million idle FSMs is the target, and
     # an instance dict with this many keys would cost more than the rest.
+    # fmt: off
     __slots__ = (
-        "_busy_since",
-        "_current_handlers",
-        "_current_msg",
-        "_current_timeout",
-        "_data",
-        "_entered_at",
-        "_handlers",
-        "_initial",
-        "_log",
-        "_next_data",
-        "_observe",
-        "_postponed",
-        "_start_error",
-        "_started",
-        "_state",
-        "_state_entries",
-        "_state_time",
-        "_state_timer",
-        "_stuck_since",
-        "_subscribers",
-        "_supervision",
-        "_terminated",
-        "_termination_handler",
-        "_timeouts",
-        "_timers",
-        "_trace",
-        "_transition_counts",
-        "_transition_handlers",
-        "_unhandled",
-        "_watchers",
+        "_busy_since", "_current_handlers", "_current_msg", "_current_timeout", "_data",
+        "_entered_at", "_handlers", "_initial", "_log", "_next_data", "_observe", "_postponed",
+        "_start_error", "_started", "_state", "_state_entries", "_state_time", "_state_timer",
+        "_stuck_since", "_subscribers", "_supervision", "_terminated", "_termination_handler",
+        "_timeouts", "_timers", "_trace", "_transition_counts", "_transition_handlers",
+        "_unhandled", "_watchers",
     )
+    # fmt: on
 
     debug_events: ClassVar[bool] = False
     """Trace every event, timer and transition at debug level (or set ``ACTORFSM_DEBUG=1``)."""
@@ -184,8 +144,8 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         Runs in the caller's thread; nothing is handled until ``start()``.
         """
         self.actor_urn = f"{_URN_PREFIX}{next(_serials):012x}"
-        inbox_class = Mailbox if _metrics.sink is None else _metrics.sink.mailbox_class  # hook
-        self.actor_inbox = inbox_class(self, dispatch.for_fsm(self.dispatcher, type(self).__name__))
+        dispatcher = dispatch.for_fsm(self.dispatcher, type(self).__name__)
+        self.actor_inbox = _metrics.mailbox(self, dispatcher)  # metrics hook: maybe a counting one
         self.actor_stopped = StoppedFlag()
         self._actor_ref = FSMRef(self)
         self._handlers: dict[Any, tuple[Handler, ...]] = {}
@@ -220,9 +180,7 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         self._log: Any = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
         self._observe = self._observer()
-        self._supervision: SupervisionHooks | None = getattr(_construction, "hooks", None)
-        if _metrics.sink is not None:  # metrics hook
-            _metrics.sink.constructed(self)
+        self._supervision: SupervisionHooks | None = hooks_in_force()
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Self]:
@@ -231,150 +189,6 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         pykka_seam.register(fsm._actor_ref)
         fsm._start_actor_loop()
         return fsm._actor_ref
-
-    # ------------------------------------------------------------------ DSL
-
-    def start_with(self, state: S, data: D, timeout: object = None) -> None:
-        """Declare the initial state and data; ``timeout`` overrides the state's default once.
-
-        As in Akka, ``None`` keeps the state's default and ``float("inf")``
-        cancels it for the initial entry.
-        """
-        _check_hashable(state)
-        seconds = UNSET if timeout is None else to_optional_timeout(timeout, "start_with timeout")
-        self._initial = (state, data, seconds)
-
-    def when(self, state: S, handler: Handler, state_timeout: object = UNSET) -> None:
-        """Add ``handler`` for ``state``; several handlers of a state are tried in order.
-
-        ``state_timeout`` (seconds or ``timedelta``; ``None`` for none) sets the
-        state's default timeout; leaving it out keeps the current default.
-        """
-        _check_hashable(state)
-        if not callable(handler):
-            msg = f"when({state!r}) handler must be callable, got {handler!r}"
-            raise TypeError(msg)
-        self._handlers[state] = (*self._handlers.get(state, ()), handler)
-        if state_timeout is not UNSET:
-            self._set_timeout(state, to_optional_timeout(state_timeout, "state_timeout"))
-        self._refresh_current()
-
-    def set_state_timeout(self, state: S, timeout: object) -> None:
-        """Change ``state``'s default timeout (``None`` for none) from now on."""
-        _check_hashable(state)
-        self._set_timeout(state, to_optional_timeout(timeout, "state timeout"))
-        self._refresh_current()
-
-    def _set_timeout(self, state: Any, seconds: float | None) -> None:
-        if self._timeouts is None:
-            self._timeouts = {}
-        self._timeouts[state] = seconds
-
-    def when_unhandled(self, handler: Handler) -> None:
-        """Set the handler for events no ``when`` handler took (replaces the previous one)."""
-        self._unhandled = handler
-
-    def on_transition(self, handler: TransitionHandler) -> None:
-        """Add ``handler(from_state, to_state)``, run on every real state change."""
-        self._transition_handlers = (*self._transition_handlers, handler)
-
-    def on_termination(self, handler: Callable[[Any], object]) -> None:
-        """Set ``handler(StopEvent)``, run once when the FSM stops (replaces the previous one)."""
-        self._termination_handler = handler
-
-    def initialize(self) -> None:
-        """Re-enter the current state: re-arm its state timeout (as Akka's ``initialize``).
-
-        Not needed to start: the initial state is entered when the actor starts.
-        """
-        if self._started and not self._terminated:
-            self._arm_state_timeout(self._current_timeout)
-
-    @property
-    def supervision_hooks(self) -> SupervisionHooks | None:
-        """The hooks this FSM was constructed under (``None``: not supervised)."""
-        return self._supervision
-
-    def tell_subscribers(self, message: Any) -> None:
-        """Tell every transition subscriber ``message``; dead ones are dropped with a warning."""
-        if self._subscribers is not None:
-            self._warn_dead(self._subscribers.tell_all(message))
-
-    @property
-    def state_name(self) -> S:
-        """The current state."""
-        return self._state  # type: ignore[no-any-return]
-
-    @property
-    def state_data(self) -> D:
-        """The current state data (the old data while ``on_transition`` handlers run)."""
-        return self._data  # type: ignore[no-any-return]
-
-    @property
-    def next_state_data(self) -> D:
-        """The data of the state being entered; only valid inside ``on_transition``."""
-        if self._next_data is UNSET:
-            msg = "next_state_data is only available inside on_transition handlers"
-            raise RuntimeError(msg)
-        return self._next_data  # type: ignore[no-any-return]
-
-    # --------------------------------------------------------------- timers
-
-    def start_single_timer(self, name: Hashable, msg: Any, delay: object) -> None:
-        """Send ``msg`` to this FSM once, after ``delay``; replaces a timer of that name."""
-        self._start_timer(name, msg, to_seconds(delay, "timer delay"), NamedTimer.SINGLE)
-
-    def start_timer_with_fixed_delay(self, name: Hashable, msg: Any, delay: object) -> None:
-        """Send ``msg`` repeatedly, ``delay`` after each previous sending."""
-        self._start_timer(name, msg, _period(delay, "timer delay"), NamedTimer.FIXED_DELAY)
-
-    def start_timer_at_fixed_rate(self, name: Hashable, msg: Any, interval: object) -> None:
-        """Send ``msg`` every ``interval``, catching up if the scheduler fell behind."""
-        self._start_timer(name, msg, _period(interval, "timer interval"), NamedTimer.FIXED_RATE)
-
-    def set_timer(self, name: Hashable, msg: Any, interval: object, repeat: bool = False) -> None:
-        """Akka's older API: a single timer, or a fixed-rate one when ``repeat``."""
-        if repeat:
-            self.start_timer_at_fixed_rate(name, msg, interval)
-        else:
-            self.start_single_timer(name, msg, interval)
-
-    def cancel_timer(self, name: Hashable) -> None:
-        """Cancel the timer ``name``; its message is never processed after this returns."""
-        timer = None if self._timers is None else self._timers.pop(name, None)
-        if timer is not None:
-            timer.cancel()
-            if self._trace:
-                log.debug("timer_cancelled", actor=str(self), name=name)
-
-    def is_timer_active(self, name: Hashable) -> bool:
-        """Whether the timer ``name`` is armed (a single timer is inactive once delivered)."""
-        return self._timers is not None and name in self._timers
-
-    def is_state_timer_active(self) -> bool:
-        """Whether a state timeout is armed."""
-        return self._state_timer is not None and self._state_timer.deadline is not None
-
-    def _start_timer(self, name: Hashable, msg: Any, interval: float, mode: int) -> None:
-        self.cancel_timer(name)
-        timer = NamedTimer(self.actor_inbox, name, msg, interval, mode)
-        if self._timers is None:
-            self._timers = {}
-        self._timers[name] = timer
-        if self._started:
-            timer.start()
-        if self._trace:
-            log.debug("timer_set", actor=str(self), name=name, msg=safe_repr(msg), after=interval)
-
-    def _arm_state_timeout(self, timeout: float | Unset | None) -> None:
-        if timeout is None or timeout is UNSET:
-            return
-        timer = self._state_timer
-        if timer is None:
-            timer = self._state_timer = StateTimer(self.actor_inbox)
-        timer.arm(timeout)
-        if self._trace:
-            log.debug("state_timeout_set", actor=str(self), after=timeout)
 
     # ------------------------------------------------------------ starting
 
@@ -396,6 +210,8 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         mailbox: Mailbox = self.actor_inbox
         if needs_run:
             mailbox.queue.appendleft(Envelope(START))
+        elif self._supervision is not None:
+            self._supervision.started(self)
         mailbox.open(run=needs_run)
 
     def _enter_initial(self) -> None:
@@ -426,6 +242,9 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
             self._busy_since = None
         except BaseException as exc:
             self._fail(exc, None, None, resumable=False)
+            return
+        if self._supervision is not None:
+            self._supervision.started(self)
 
     # ------------------------------------------------------------ the loop
 
@@ -494,7 +313,12 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
                     reply_to.set(None)
                 if self._current_timeout is not None:
                     self._arm_state_timeout(self._current_timeout)
-            elif result.__class__ is NextState and result[0] is _STAY_KIND and not mods[3]:
+            elif (
+                result.__class__ is NextState
+                and result[0] is _STAY_KIND
+                and not mods[3]
+                and mods[4] is UNSET
+            ):
                 # A stay with other modifiers (.replying, .for_max): no transition.
                 if result[2] is not UNSET:
                     self._data = result[2]
@@ -511,45 +335,6 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
             self._fail(exc, message, reply_to)
         self._busy_since = None
 
-    def _observer(self) -> Callable[[tuple[Any, Any, Any, float]], None] | None:
-        """What watches each event: the rolling log, the debug trace, both, or nothing.
-
-        One pre-bound callable (the log's own ``record`` when only the log is
-        on), so the hot path pays a single check when nothing watches.
-        """
-        if not self._trace:
-            return None if self._log is None else self._log.record
-        return self._trace_event
-
-    def _trace_event(self, entry: tuple[Any, Any, Any, float]) -> None:
-        """Debug tracing of one processed event (``debug_events`` or ``ACTORFSM_DEBUG=1``)."""
-        if self._log is not None:
-            self._log.record(entry)
-        state, data, message, _ = entry
-        log.debug(
-            "event_processed",
-            actor=str(self),
-            fsm_event=safe_repr(message),
-            state=safe_repr(state),
-            data=safe_repr(data),
-        )
-
-    def _handle_unhandled(self, event: Event) -> NextState:
-        if _metrics.sink is not None:  # metrics hook
-            _metrics.sink.unhandled(self)
-        if self._unhandled is not None:
-            result = self._unhandled(event)
-            if result is not None:
-                return result
-        log.warning(
-            "unhandled_event",
-            actor=str(self),
-            fsm_event=safe_repr(event.event),
-            state=safe_repr(self._state),
-            data=safe_repr(event.data),
-        )
-        return STAY
-
     def _apply(self, result: Any, message: Any, reply_to: Any, handler: Any) -> None:
         """Apply a handler's description: the one place state, data and timeouts change."""
         if result.__class__ is not NextState:
@@ -559,7 +344,7 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
                 "expected goto(...), stay(), stop(...) or None"
             )
             raise TypeError(msg)
-        kind, target, data, (timeout, reply, reason, postpone) = result
+        kind, target, data, (timeout, reply, reason, postpone, scoped) = result
         if kind is Kind.STOP:
             self._stop_as_told(data, reason, reply, message, reply_to)
             return
@@ -570,8 +355,6 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
             raise FSMError(msg)
         new_data = self._data if data is UNSET else data
         if postpone:
-            if _metrics.sink is not None:  # metrics hook
-                _metrics.sink.postponed(self)
             if self._postponed is None:
                 self._postponed = []
             self._postponed.append(Envelope(message, reply_to))
@@ -590,6 +373,11 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         else:
             self._data = new_data
         self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
+        if scoped is not UNSET:
+            if scoped is None:
+                self.cancel_timer(STATE_SCOPED)
+            else:
+                self.start_single_timer(STATE_SCOPED, _STATE_TIMEOUT, scoped)
         if reply_to is not None:
             reply_to.set(None if reply is UNSET else reply)
         elif reply is not UNSET and not postpone:
@@ -609,6 +397,8 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
         self._state = next_state
         self._refresh_current()
         self._entered_at = now
+        if self._timers is not None and STATE_SCOPED in self._timers:
+            self.cancel_timer(STATE_SCOPED)  # gen_statem's state_timeout ends with its state
         self._state_entries[next_state] = self._state_entries.get(next_state, 0) + 1
         key = (old_state, next_state)
         self._transition_counts[key] = self._transition_counts.get(key, 0) + 1
@@ -622,34 +412,9 @@ class FSM(SystemMessages, Stopping, pykka.ThreadingActor, Generic[S, D]):
             postponed, self._postponed = self._postponed, None
             self.actor_inbox.queue.extendleft(reversed(postponed))
 
-    def _refresh_current(self) -> None:
-        """Cache the current state's handlers and default timeout for the hot path."""
-        self._current_handlers = self._handlers.get(self._state, ())
-        timeouts = self._timeouts
-        self._current_timeout = None if timeouts is None else timeouts.get(self._state)
 
-
+_STATE_TIMEOUT = StateTimeout()
 _NO_ON_START = pykka.ThreadingActor.on_start
 START = SystemMessages.Start()
 """The first message of every FSM that has an ``on_start`` to run."""
 SYSTEM_MESSAGES[SystemMessages.Start] = FSM._on_start_message
-
-
-def _check_hashable(state: object) -> None:
-    try:
-        hash(state)
-    except TypeError:
-        msg = f"FSM states must be hashable (an enum member is best), got {state!r}"
-        raise TypeError(msg) from None
-
-
-def _period(value: object, what: str) -> float:
-    """A repeating timer's period: positive, finite, and at least ``MIN_TIMER_INTERVAL``."""
-    seconds = to_seconds(value, what)
-    if seconds <= 0 or seconds == float("inf"):
-        msg = f"{what} of a repeating timer must be positive and finite, got {value!r}"
-        raise ValueError(msg)
-    if seconds < MIN_TIMER_INTERVAL:
-        msg = f"{what} of a repeating timer must be at least {MIN_TIMER_INTERVAL} s, got {value!r}"
-        raise ValueError(msg)
-    return seconds

@@ -22,7 +22,7 @@ from typing import Any
 import pykka
 from pykka import ActorDeadError
 
-from actorfsm import dispatch
+from actorfsm import runners
 
 _lock = threading.Lock()
 """Guards setting a result and making a condition (short, uncontended sections)."""
@@ -57,7 +57,7 @@ class Reply(pykka.ThreadingFuture[Any]):
         raise exc_value
 
     def _wait(self, timeout: float | None) -> tuple[int, Any]:
-        runner = dispatch.current_runner()
+        runner = runners.current_runner()
         if runner is not None:
             runner.dispatcher.begin_blocking(runner)
         try:

@@ -20,6 +20,7 @@ import pykka
 from actorfsm import scheduler
 from actorfsm.fsm import FSM
 from actorfsm.logging_fsm import LogEntry
+from actorfsm.pykka_seam import actor_of
 from actorfsm.rendering import state_label
 
 
@@ -58,7 +59,7 @@ def _fsm_of(ref_or_fsm: Any) -> FSM[Any, Any]:
     if isinstance(ref_or_fsm, FSM):
         return ref_or_fsm
     if isinstance(ref_or_fsm, pykka.ActorRef):
-        fsm = ref_or_fsm._actor_weakref()
+        fsm = actor_of(ref_or_fsm)
         if isinstance(fsm, FSM):
             return fsm
         msg = f"{ref_or_fsm} is not an FSM that is still in memory"

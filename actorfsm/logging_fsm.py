@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic
 
-from actorfsm.fsm import FSM, D, S
+from actorfsm.declaration import D, S
+from actorfsm.fsm import FSM
 from actorfsm.rendering import safe_repr
 
 

@@ -28,7 +28,8 @@ from actorfsm import stuck
 from actorfsm.pykka_seam import Envelope
 
 if TYPE_CHECKING:
-    from actorfsm.dispatch import Dispatcher, Runner
+    from actorfsm.dispatch import Dispatcher
+    from actorfsm.runners import Runner
 
 RejectFn = Callable[[Envelope[Any]], None]
 

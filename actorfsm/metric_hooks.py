@@ -13,30 +13,28 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from actorfsm.dispatch import Dispatcher
 from actorfsm.mailbox import Mailbox
 
 
 class MetricsSink(Protocol):
     """What the hooks call; every method runs in the thread of the actor that reports."""
 
-    @property
-    def mailbox_class(self) -> type[Mailbox]:
-        """The class of a new FSM's mailbox: one that also counts the messages it is given."""
-
-    def constructed(self, fsm: Any) -> None:
-        """An FSM was constructed (its mailbox is ``fsm.actor_inbox``)."""
+    def mailbox(self, owner: Any, dispatcher: Dispatcher) -> Mailbox:
+        """A new FSM's mailbox: one that also counts the messages it is given."""
 
     def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
-        """A real state change after ``stayed`` seconds in ``old_state``."""
+        """A real state change after ``stayed`` seconds in ``old_state``.
+
+        Called before the FSM's postponed events (postponed in ``old_state``)
+        go back to its mailbox: they are counted here.
+        """
 
     def unhandled(self, fsm: Any) -> None:
         """An event no handler of the current state took."""
 
     def failure(self, fsm: Any, cause: object) -> None:
         """A handler, hook or start-up raised (or a handler stopped with ``Failure``)."""
-
-    def postponed(self, fsm: Any) -> None:
-        """An event was postponed until the next state change."""
 
     def restart(self, supervisor: Any, child: str) -> None:
         """A supervisor starts a new incarnation of ``child`` (not its first)."""
@@ -53,3 +51,10 @@ class MetricsSink(Protocol):
 
 sink: MetricsSink | None = None
 """The installed sink; ``None`` while metrics are off."""
+
+
+def mailbox(owner: Any, dispatcher: Dispatcher) -> Mailbox:
+    """A new FSM's mailbox: the engine's own, or the sink's counting one while metrics are on."""
+    if sink is None:
+        return Mailbox(owner, dispatcher)
+    return sink.mailbox(owner, dispatcher)

@@ -134,7 +134,7 @@ class Metrics:
         )
         self.postponed_events = self._counter(
             "actorfsm_postponed_events",
-            "Events postponed to the next state change.",
+            "Events postponed, counted as the state change returns them to the mailbox.",
             ["fsm_class", "state"],
         )
         self.restarts = self._counter(
@@ -173,20 +173,16 @@ class Metrics:
 
     # ------------------------------------------------------------ the sink
 
-    mailbox_class = CountingMailbox
-    """New FSMs get a mailbox that counts what it is given."""
-
-    def constructed(self, fsm: Any) -> None:
-        """Follow ``fsm``'s message count (if its mailbox counts: built after ``enable()``)."""
-        mailbox = fsm.actor_inbox
-        if not isinstance(mailbox, CountingMailbox):
-            return
-        record = _EventCount(fsm, mailbox)
+    def mailbox(self, owner: Any, dispatcher: Dispatcher) -> CountingMailbox:
+        """A counting mailbox for a new FSM, whose count is followed from now on."""
+        mailbox = CountingMailbox(owner, dispatcher)
+        record = _EventCount(owner, mailbox)
         with self._lock:
-            previous = self._counts.get(id(fsm))
+            previous = self._counts.get(id(owner))
             if previous is not None:
                 self._retired.append(previous)
-            self._counts[id(fsm)] = record
+            self._counts[id(owner)] = record
+        return mailbox
 
     def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
         """Count the change, observe the stay, and add the events handled in ``old_state``."""
@@ -194,6 +190,9 @@ class Metrics:
         old = state_label(old_state)
         self.transitions.labels(cls, old, state_label(new_state)).inc()
         self.time_in_state.labels(cls, old).observe(stayed)
+        postponed = fsm._postponed
+        if postponed:
+            self.postponed_events.labels(cls, old).inc(len(postponed))
         record = self._counts.get(id(fsm))
         if record is not None and record.fsm() is fsm:
             with self._lock:
@@ -208,10 +207,6 @@ class Metrics:
         """Count a failure by exception type (``Failure`` for a non-exception cause)."""
         kind = type(cause).__name__ if isinstance(cause, BaseException) else "Failure"
         self.failures.labels(type(fsm).__name__, state_label(fsm.state_name), kind).inc()
-
-    def postponed(self, fsm: Any) -> None:
-        """Count a postponed event."""
-        self.postponed_events.labels(type(fsm).__name__, state_label(fsm.state_name)).inc()
 
     def restart(self, supervisor: Any, child: str) -> None:
         """Count a child's restart."""

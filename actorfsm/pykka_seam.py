@@ -30,6 +30,7 @@ __all__ = [
     "ProxyGetAttr",
     "ProxySetAttr",
     "RefTable",
+    "actor_of",
     "get_attr_directly",
     "register",
     "unregister",
@@ -95,6 +96,11 @@ def _table() -> RefTable:
 
 
 _refs = _table()
+
+
+def actor_of(ref: Any) -> Any:
+    """The actor behind a pykka ref, or ``None`` once it is garbage (pykka keeps a weakref)."""
+    return ref._actor_weakref()
 
 
 def register(ref: Any) -> None:

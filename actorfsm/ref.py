@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from pykka import ActorDeadError, ActorRef
 
-from actorfsm import dispatch
+from actorfsm import runners
 from actorfsm.futures import Reply, StopReply
 from actorfsm.pykka_seam import ActorStop, Envelope
 from actorfsm.rendering import safe_repr
@@ -99,7 +99,7 @@ class FSMRef(ActorRef[Any]):
         self.actor_inbox.put(envelope)
 
     def _dead_letter(self, message: Any) -> None:
-        if dispatch.current_runner() is None:
+        if runners.current_runner() is None:
             msg = f"{self} not found"
             raise ActorDeadError(msg)
         self.dead_letters += 1

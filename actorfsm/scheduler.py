@@ -35,8 +35,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from actorfsm import dispatch
 from actorfsm import metric_hooks as _metrics
+from actorfsm import runners
 from actorfsm.pykka_seam import Envelope
 
 log = structlog.get_logger("actorfsm.scheduler")
@@ -227,8 +227,8 @@ class Settle:
 
 
 def _settle(timeout: float) -> None:
-    """Wait until no FSM has anything left to run (see :func:`actorfsm.dispatch.settle_all`)."""
-    if not dispatch.settle_all(timeout):
+    """Wait until no FSM has anything left to run (see :func:`actorfsm.runners.settle_all`)."""
+    if not runners.settle_all(timeout):
         log.warning("virtual_clock_settle_timeout", timeout=timeout)
 
 

@@ -21,13 +21,13 @@ from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import UNSET
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure, Normal, Reason, StopEvent
-from actorfsm.pykka_seam import ActorStop, Envelope
+from actorfsm.pykka_seam import ActorStop, Envelope, actor_of
+from actorfsm.ref import FSMRef
 from actorfsm.rendering import safe_repr
 from actorfsm.scheduler import Settle
 from actorfsm.timers import NamedTimer, StateTimeoutFired
 
 if TYPE_CHECKING:
-    from actorfsm.fsm import FSM
     from actorfsm.listeners import Listeners
     from actorfsm.timers import StateTimer
 
@@ -35,19 +35,25 @@ log = structlog.get_logger("actorfsm")
 
 
 class SupervisionHooks(Protocol):
-    """How a supervisor takes part in a child FSM's failures (see :func:`~actorfsm.fsm.supervised`).
+    """How a supervisor takes part in a child FSM's start and failures.
 
-    All three are called on the thread running the child.
+    A supervisor constructs its children under :func:`~actorfsm.supervised.supervised`.
+
+    All are called on the thread running the child (``started`` of a child
+    without ``on_start``: on the thread that started it).
     """
 
-    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
+    def resume(self, fsm: Stopping, exc: BaseException) -> bool:
         """Decide on a handler failure: ``True`` keeps the FSM running (the event is dropped)."""
 
-    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, Any]) -> bool:
+    def report(self, fsm: Stopping, exc: BaseException, fields: dict[str, Any]) -> bool:
         """Take the failure report (``True``: handled, the child does not log it itself)."""
 
     def forward(self, envelope: Envelope[Any]) -> None:
         """Take a message that reached the stopped child, in arrival order."""
+
+    def started(self, fsm: Stopping) -> None:
+        """The child's ``on_start`` returned (or it has none): it runs."""
 
 
 class Stopping:
@@ -86,7 +92,7 @@ class Stopping:
             resumable
             and supervision is not None
             and not self._terminated
-            and supervision.resume(self, exc)  # type: ignore[arg-type]
+            and supervision.resume(self, exc)
         ):
             self._report_failure(exc, message)  # a resumed failure is reported once too
             if reply_to is not None:
@@ -126,7 +132,7 @@ class Stopping:
         supervision = self._supervision
         is_exception = isinstance(cause, BaseException)
         if supervision is not None and (
-            not is_exception or supervision.report(self, cause, fields)  # type: ignore[arg-type]
+            not is_exception or supervision.report(self, cause, fields)
         ):
             return
         if is_exception:
@@ -219,13 +225,7 @@ def rejecter(ref: Any, supervision: SupervisionHooks | None) -> Callable[[Envelo
 
 def _stop_all_at_exit(grace: float) -> None:
     """Stop every FSM still registered, newest first, within ``grace``; name those stuck."""
-    from actorfsm.fsm import FSM  # noqa: PLC0415 - the engine imports this module
-
-    refs = [
-        ref
-        for ref in reversed(pykka.ActorRegistry.get_all())
-        if isinstance(ref, pykka.ActorRef) and issubclass(ref.actor_class, FSM)
-    ]
+    refs = [ref for ref in reversed(pykka.ActorRegistry.get_all()) if isinstance(ref, FSMRef)]
     if not refs:
         return
     futures = []
@@ -242,7 +242,7 @@ def _stop_all_at_exit(grace: float) -> None:
         except pykka.Timeout:
             stuck.append(ref)
     for ref in stuck[:10]:
-        fsm = ref._actor_weakref()
+        fsm = actor_of(ref)
         log.warning(
             "fsm_still_running_at_exit",
             actor=str(ref),

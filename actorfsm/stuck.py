@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from actorfsm import dispatch
+from actorfsm import dispatch, runners
 from actorfsm.rendering import safe_repr
 
 log = structlog.get_logger("actorfsm.stuck")
@@ -76,10 +76,10 @@ class StuckWatcher:
     def scan(self, now: float) -> None:
         """Report every runner whose current call passed its limit; end summary windows."""
         frames: dict[int, Any] | None = None
-        blocked: dict[dispatch.Dispatcher, set[dispatch.Runner]] = {
+        blocked: dict[dispatch.Dispatcher, set[runners.Runner]] = {
             pool: set() for pool in dispatch.pools()
         }
-        for runner in dispatch.runners():
+        for runner in runners.runners():
             fsm = runner.current
             if fsm is None:
                 continue

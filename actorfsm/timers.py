@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import structlog
 
 from actorfsm import scheduler as _scheduler
+from actorfsm.dsl import UNSET, Unset
+from actorfsm.durations import to_seconds
 from actorfsm.pykka_seam import Envelope
+from actorfsm.rendering import safe_repr
 from actorfsm.scheduler import Delivery, Scheduler, current
+
+log = structlog.get_logger("actorfsm")
 
 _state_timer_lock = threading.Lock()
 
@@ -158,3 +165,96 @@ class NamedTimer:
 
     def __repr__(self) -> str:
         return f"NamedTimer({self.name!r}, {self.payload!r}, every={self.interval})"
+
+
+MIN_TIMER_INTERVAL = 0.001
+"""Repeating timers fire at most this often (seconds): a shorter period would spin a core."""
+
+
+class TimerMethods:
+    """An FSM's timer API (mixed into :class:`~actorfsm.fsm.FSM`): Akka's named timers."""
+
+    if TYPE_CHECKING:
+        _timers: dict[Hashable, NamedTimer] | None
+        _state_timer: StateTimer | None
+        _started: bool
+        _trace: bool
+        actor_inbox: Any
+
+    def start_single_timer(self, name: Hashable, msg: Any, delay: object) -> None:
+        """Send ``msg`` to this FSM once, after ``delay``; replaces a timer of that name."""
+        self._start_timer(name, msg, to_seconds(delay, "timer delay"), NamedTimer.SINGLE)
+
+    def start_timer_with_fixed_delay(self, name: Hashable, msg: Any, delay: object) -> None:
+        """Send ``msg`` repeatedly, ``delay`` after each previous sending."""
+        self._start_timer(name, msg, _period(delay, "timer delay"), NamedTimer.FIXED_DELAY)
+
+    def start_timer_at_fixed_rate(self, name: Hashable, msg: Any, interval: object) -> None:
+        """Send ``msg`` every ``interval``, catching up if the scheduler fell behind."""
+        self._start_timer(name, msg, _period(interval, "timer interval"), NamedTimer.FIXED_RATE)
+
+    def set_timer(self, name: Hashable, msg: Any, interval: object, repeat: bool = False) -> None:
+        """Akka's older API: a single timer, or a fixed-rate one when ``repeat``."""
+        if repeat:
+            self.start_timer_at_fixed_rate(name, msg, interval)
+        else:
+            self.start_single_timer(name, msg, interval)
+
+    def cancel_timer(self, name: Hashable) -> None:
+        """Cancel the timer ``name``; its message is never processed after this returns."""
+        timer = None if self._timers is None else self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+            if self._trace:
+                log.debug("timer_cancelled", actor=str(self), name=name)
+
+    def is_timer_active(self, name: Hashable) -> bool:
+        """Whether the timer ``name`` is armed (a single timer is inactive once delivered)."""
+        return self._timers is not None and name in self._timers
+
+    def is_state_timer_active(self) -> bool:
+        """Whether a state timeout is armed."""
+        return self._state_timer is not None and self._state_timer.deadline is not None
+
+    def _start_timer(self, name: Hashable, msg: Any, interval: float, mode: int) -> None:
+        self.cancel_timer(name)
+        timer = NamedTimer(self.actor_inbox, name, msg, interval, mode)
+        if self._timers is None:
+            self._timers = {}
+        self._timers[name] = timer
+        if self._started:
+            timer.start()
+        if self._trace:
+            log.debug("timer_set", actor=str(self), name=name, msg=safe_repr(msg), after=interval)
+
+    def _arm_state_timeout(self, timeout: float | Unset | None) -> None:
+        if timeout is None or timeout is UNSET:
+            return
+        timer = self._state_timer
+        if timer is None:
+            timer = self._state_timer = StateTimer(self.actor_inbox)
+        timer.arm(timeout)
+        if self._trace:
+            log.debug("state_timeout_set", actor=str(self), after=timeout)
+
+
+class _StateScoped:
+    """The name of the state-scoped timeout among the named timers (see ``.for_state``)."""
+
+    def __repr__(self) -> str:
+        return "<state-scoped timeout>"
+
+
+STATE_SCOPED = _StateScoped()
+
+
+def _period(value: object, what: str) -> float:
+    """A repeating timer's period: positive, finite, and at least ``MIN_TIMER_INTERVAL``."""
+    seconds = to_seconds(value, what)
+    if seconds <= 0 or seconds == float("inf"):
+        msg = f"{what} of a repeating timer must be positive and finite, got {value!r}"
+        raise ValueError(msg)
+    if seconds < MIN_TIMER_INTERVAL:
+        msg = f"{what} of a repeating timer must be at least {MIN_TIMER_INTERVAL} s, got {value!r}"
+        raise ValueError(msg)
+    return seconds

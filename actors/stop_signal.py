@@ -7,6 +7,14 @@ runs and the program ignores SIGTERM until something else wakes it. Here the
 signal's C-level handler writes to a pipe (``signal.set_wakeup_fd``) whichever
 thread receives it, and the main thread blocks in ``select`` on that pipe, so
 every signal wakes it. :meth:`StopSignal.set` writes to the same pipe.
+
+Before that, while a program is still importing its modules (half a second
+and more) and setting up, :func:`exit_on_stop_signals` makes Ctrl-C or
+SIGTERM end it at once with exit code 0: nothing is open yet that a clean
+stop would have to close, and without a handler the default action kills it
+(exit 143, no log line). A :class:`StopSignal` takes over from it and gives
+it back when closed. This module imports only the standard library, so an
+entry point can install it before the heavy imports.
 """
 
 from __future__ import annotations
@@ -20,6 +28,17 @@ from types import FrameType, TracebackType
 from typing import Self
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def exit_on_stop_signals(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> None:
+    """Make a stop signal end the program with exit code 0 until a :class:`StopSignal`
+    takes over (call it first thing in the main thread)."""
+    for number in signals:
+        signal.signal(number, _exit_cleanly)
 
 
 class StopSignal:

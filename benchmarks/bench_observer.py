@@ -29,7 +29,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 import actorfsm
-from actorfsm import FSM, Event, LoggingFSM, NextState, census, dispatch, goto, metrics
+from actorfsm import FSM, Event, LoggingFSM, NextState, census, goto, metrics, settle_all
 from actorfsm.observer import serve
 from benchmarks import bench_engine
 from benchmarks.bench_debugging import messages_per_drain
@@ -175,7 +175,7 @@ def pages() -> None:
     for index, job in enumerate(jobs):
         if index % 3:
             job.tell(Phase.BUSY if index % 3 == 1 else Phase.DONE)
-    dispatch.settle_all(60.0)
+    settle_all(60.0)
     gc.collect()  # a process holding 100,000 FSMs has long since collected them once
     server = serve(metrics=False)
     last = census.find(jobs[-1].actor_urn.rsplit(":", 1)[-1])
@@ -203,7 +203,7 @@ def pages() -> None:
         server.stop()
         for job in jobs:
             job.stop(block=False)
-        dispatch.settle_all(60.0)
+        settle_all(60.0)
 
 
 COUNTED = (2_000, 12_000)  # messages per run under callgrind: the difference is compared

@@ -8,13 +8,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "actorfsm"
 MAX_LINES = 420
 
-KNOWN_ENGINE_CYCLES = {
-    frozenset({"actorfsm.dispatch", "actorfsm.mailbox"}),
-    frozenset({"actorfsm.dispatch", "actorfsm.mailbox", "actorfsm.stuck"}),
-    frozenset({"actorfsm.fsm", "actorfsm.stopping"}),
-}
-"""Cycles of the dispatcher engine (under TYPE_CHECKING, or a function-level import), left to
-the engine's rewrite: any other cycle fails, and so does one of these once it is gone."""
+KNOWN_ENGINE_CYCLES: set[frozenset[str]] = set()
+"""Cycles once tolerated while the engine was rewritten: none is left."""
 
 
 def module_name(path: Path) -> str:
@@ -65,10 +60,5 @@ def test_there_is_no_import_cycle_in_actorfsm() -> None:
 
 
 def test_no_module_of_the_framework_is_over_about_400_lines() -> None:
-    engine = {"fsm.py", "dispatch.py"}  # the engine, being rewritten
-    long = {
-        module_name(path): len(path.read_text().splitlines())
-        for path in PACKAGE.rglob("*.py")
-        if path.name not in engine
-    }
+    long = {module_name(path): len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in long.items() if n > MAX_LINES} == {}

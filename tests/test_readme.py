@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pathlib
 import re
+import subprocess
+import sys
 from typing import Any
+
+import pytest
 
 from actorfsm.testing import Probe, VirtualClock
 
@@ -28,3 +32,29 @@ def test_the_test_kit_example_passes(probe: Probe, virtual_clock: VirtualClock) 
     namespace["ref"].stop()
     exec(second, namespace)
     namespace["test_closes_after_five_seconds"](probe, virtual_clock)
+
+
+def test_the_spark_connector_example_runs_and_says_where_to_import_from(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (block,) = [b for b in python_blocks() if "SparkConnector.start(" in b]
+    assert "from actors.spark.connector import SparkConnector" in block
+    monkeypatch.chdir(tmp_path)  # its datastore is spark.db in the working directory
+    exec(block, {})
+    assert (tmp_path / "spark.db").exists()
+
+
+def test_the_debugging_demo_runs_as_the_readme_says() -> None:
+    match = re.search(
+        r"Run `python -m (examples\.\w+)` from the top directory of a clone", README.read_text()
+    )
+    assert match is not None, "the README must say where to run the debugging demo from"
+    done = subprocess.run(
+        [sys.executable, "-m", match[1]],
+        cwd=README.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

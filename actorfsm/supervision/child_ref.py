@@ -46,7 +46,7 @@ from actorfsm.death_watch import Watch
 from actorfsm.futures import Reply
 from actorfsm.mailbox import Mailbox
 from actorfsm.messages import Failure, Reason
-from actorfsm.pykka_seam import Envelope
+from actorfsm.pykka_seam import Envelope, actor_of
 from actorfsm.recipient import Ref
 
 log = structlog.get_logger("actorfsm.supervision")
@@ -207,7 +207,7 @@ class ChildRef:
         nothing overtakes it; the lock itself is released around each put.
         """
         mailbox = cast("Mailbox", ref.actor_inbox)
-        instance = ref._actor_weakref()
+        instance = actor_of(ref)
         with self._cond:
             if not self._open:
                 return

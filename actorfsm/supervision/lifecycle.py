@@ -67,7 +67,9 @@ class LifecycleAlerts:
     STARTING for more than 10, in STOPPING (or RESTARTING, which is a stop on
     the way to a start) for more than 2; thrashing is more than
     ``thrash_transitions`` lifecycle transitions within ``thrash_window``
-    seconds (default: more than 10 in 60 s, about three restarts a minute).
+    seconds (default: more than 15 in 60 s, about five restarts a minute: more
+    than the default restart limit, 3 in 60 s, lets happen before it gives up,
+    so a child the supervisor is about to give up on raises no extra alert).
     ``None`` turns a check off. Each alert is logged once per episode: a stuck
     alert once per stay in the state, a thrashing alert again only after the
     transition rate fell back under the bound.
@@ -76,7 +78,7 @@ class LifecycleAlerts:
     error_after: Duration | None = 300.0
     starting_after: Duration | None = 600.0
     stopping_after: Duration | None = 120.0
-    thrash_transitions: int | None = 10
+    thrash_transitions: int | None = 15
     thrash_window: Duration = 60.0
 
     def __post_init__(self) -> None:

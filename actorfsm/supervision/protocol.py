@@ -5,9 +5,9 @@ with an :class:`Incarnation` as its hooks. Everything the child says to its
 supervisor is a message posted from the child's own thread; the supervisor's
 state changes only in the supervisor's thread:
 
-- **started**: once the child's ``on_start`` has returned, it runs
-  :meth:`Incarnation.started` (the supervisor asks for that with a pykka
-  ``ProxyCall`` queued right after the start) and posts :class:`ChildStarted`.
+- **started**: once the child's ``on_start`` has returned, the engine calls
+  :meth:`Incarnation.started` on the child's thread, which posts
+  :class:`ChildStarted`.
 - **failed**: when a handler, hook or ``on_start`` raises, the engine runs the
   decider through :meth:`Incarnation.resume` and posts the report with
   :meth:`Incarnation.report` as :class:`ChildFailed`; a nested supervisor that
@@ -18,21 +18,17 @@ state changes only in the supervisor's thread:
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from pykka import ActorDeadError, ActorRef
-from pykka.messages import ProxyCall
 
 from actorfsm.death_watch import Terminated
-from actorfsm.fsm import FSM
 from actorfsm.messages import Failure
 from actorfsm.pykka_seam import Envelope
+from actorfsm.stopping import Stopping
 from actorfsm.supervision.child_ref import ChildRef
 from actorfsm.supervision.directive import Decider, Directive, decide
-
-_STARTED_PATH = ("supervision_hooks", "started")
 
 
 class Incarnation:
@@ -59,13 +55,13 @@ class Incarnation:
 
     # ------------------------------------------------------- the engine's hooks
 
-    def resume(self, fsm: FSM[Any, Any], exc: BaseException) -> bool:
+    def resume(self, fsm: Stopping, exc: BaseException) -> bool:
         """Run the decider (the engine then reports the failure through :meth:`report`)."""
         directive = decide(self.decider, exc, self.name)
         self._decided = (exc, directive)
         return directive is Directive.RESUME
 
-    def report(self, fsm: FSM[Any, Any], exc: BaseException, fields: dict[str, object]) -> bool:
+    def report(self, fsm: Stopping, exc: BaseException, fields: dict[str, object]) -> bool:
         """Post the failure report (``False``: the supervisor is gone, log it yourself)."""
         decided, self._decided = self._decided, None
         if decided is not None and decided[0] is exc:
@@ -84,13 +80,11 @@ class Incarnation:
         message = envelope.message
         if isinstance(message, _ABOUT_THIS_INCARNATION):
             return
-        if isinstance(message, ProxyCall) and message.attr_path == _STARTED_PATH:
-            return
         self.child_ref._forward(envelope, self)
 
     # ----------------------------------------------------- the child's messages
 
-    def started(self) -> None:
+    def started(self, fsm: Stopping) -> None:
         """Run by the child once ``on_start`` returned: post :class:`ChildStarted`."""
         self._post(ChildStarted(self))
 
@@ -110,17 +104,6 @@ class Incarnation:
         except ActorDeadError:
             return False
         return True
-
-
-def request_started(ref: ActorRef[Any]) -> None:
-    """Queue the call that makes the child run :meth:`Incarnation.started` once on_start returned.
-
-    A child that dies first never runs it (its stopped mailbox forwards the
-    call, which :meth:`Incarnation.forward` drops); its death watch tells the
-    supervisor instead.
-    """
-    with contextlib.suppress(ActorDeadError):  # dead already: its Terminated is on its way
-        ref.tell(ProxyCall(attr_path=_STARTED_PATH, args=(), kwargs={}))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

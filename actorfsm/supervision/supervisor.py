@@ -24,8 +24,8 @@ from actorfsm import scheduler
 from actorfsm.death_watch import Terminated, watch
 from actorfsm.dsl import NextState, stay
 from actorfsm.durations import seconds
-from actorfsm.fsm import supervised
 from actorfsm.messages import Event, Failure, Reason, Shutdown, StopEvent
+from actorfsm.supervised import supervised
 from actorfsm.supervision.budget import RestartBudget
 from actorfsm.supervision.child_ref import ChildRef
 from actorfsm.supervision.child_spec import ChildSpec
@@ -38,7 +38,6 @@ from actorfsm.supervision.protocol import (
     ChildStarted,
     Incarnation,
     bare_fields,
-    request_started,
 )
 from actorfsm.supervision.queries import GetChild, GetChildStatus
 from actorfsm.supervision.reporter import LifecycleReporter
@@ -216,7 +215,6 @@ class Supervisor(RestartSequence):
         child.actor = ref
         self._by_ref[ref] = incarnation
         watch(self.actor_ref, ref)
-        request_started(ref)
         child.ref._install(incarnation, ref)
 
     def _sibling(self, name: str) -> ChildRef:

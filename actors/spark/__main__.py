@@ -1,5 +1,5 @@
 """``python -m actors.spark``: the ``spark-connector`` program (see :mod:`actors.spark.cli`)."""
 
-from actors.spark.cli import main
+from actors.programs import connector
 
-raise SystemExit(main())
+raise SystemExit(connector())

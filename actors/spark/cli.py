@@ -25,9 +25,9 @@ import structlog
 
 from actorfsm.logging import configure
 from actors.malloc_arenas import limit_malloc_arenas
-from actors.spark.config import ConnectorConfig
+from actors.spark.config import MIN_SECONDS, ConnectorConfig
 from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED, SparkConnector
-from actors.spark.datastore import DatastoreError
+from actors.spark.datastore import DatastoreError, default_path
 from actors.spark.discovery import MODES, DiscoveryConfig, check_device_url, tcp_url
 from actors.spark.simulator import Simulator
 from actors.stop_signal import StopSignal
@@ -56,8 +56,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0: {text!r}")
+    if not value >= MIN_SECONDS or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds >= {MIN_SECONDS:g}: {text!r}"
+        )
     return value
 
 
@@ -151,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
         "--datastore",
         metavar="PATH",
         help="the SQLite file for settings, block names and the reconnect interval "
-        "(created on first use; default: the connector's default path)",
+        f"(created on first use; default: {default_path()})",
     )
     logs = p.add_argument_group("logging")
     logs.add_argument(
@@ -175,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
             metavar="S",
             type=_seconds,
             default=getattr(defaults, field),
-            help=f"{text} (default: %(default)s)",
+            help=f"{text} (default: %(default)s; at least {MIN_SECONDS:g})",
         )
     return p
 
@@ -239,8 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator: Simulator | None = None
         if args.simulate:
             simulator = Simulator(tcp=None, pty=True).start()
-            config = replace(config, device_url=simulator.pty_path)
-            log.info("simulator_started", pty=simulator.pty_path)
+            config = replace(config, device_url=simulator.pty_path)  # it logs where it is
         try:
             code = _run(config, discovery, args.allow_any_url, finished)
         finally:

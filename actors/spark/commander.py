@@ -9,6 +9,16 @@ to its command by the echoed request text. Events (handshake, setup mode, cbox
 errors) go to the subscribers of ``Topic.EVENTS``, command timeouts to those of
 ``Topic.TIMEOUTS``.
 
+Trouble in the stream is reported per time window (:mod:`actors.spark.repeats`),
+so a flood from the controller costs a few log lines, not one per line: the
+first bad line (``bad_line``), over-long line (``stream_buffer_overflow``) or
+event of an episode is logged or forwarded, the rest are counted and
+summarised once per window (``bad_line_repeated``,
+``stream_buffer_overflow_repeated``, ``controller_event_repeated``). An event
+other than a handshake that repeats within the window is not forwarded again
+(the controller's contract: log it once); handshakes always are. Each chunk
+parsed is counted off the reader's backlog, which bounds what the reader queues.
+
 States follow the phase, which the Commander learns by subscribing to the
 PhaseTracker: OFFLINE (DISCONNECTED), LINKED (CONNECTED or ACKNOWLEDGED: only
 the Synchronizer's *internal* commands go out) and READY (SYNCHRONIZED: all
@@ -29,6 +39,7 @@ message than the request.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,9 +72,13 @@ from actors.spark.errors import (
 )
 from actors.spark.phase import Phase
 from actors.spark.protocol import (
+    BufferOverflow,
+    CboxErrorEvent,
+    ControllerEvent,
     DataLine,
     Errcode,
     EventAnnotation,
+    Handshake,
     LogAnnotation,
     ProtocolError,
     Reply,
@@ -76,6 +91,7 @@ from actors.spark.protocol import (
     next_msg_id,
 )
 from actors.spark.reader import Received, describe
+from actors.spark.repeats import WINDOW, Repeats
 from actors.spark.topics import Subscribe, Topic
 
 log = structlog.get_logger("actors.spark.commander")
@@ -153,6 +169,14 @@ class WaitExpired:
 
 
 @dataclass(frozen=True, slots=True)
+class SummariesDue:
+    """Timer: a window of the repeat counters closed; summarise what they counted."""
+
+
+SUMMARY_TIMER = "summaries"
+
+
+@dataclass(frozen=True, slots=True)
 class Pending:
     """A command in flight: its msgId, the request text the answer will echo, and the command."""
 
@@ -167,8 +191,7 @@ class CommandData:
 
     ``generation`` is the link whose bytes the parser holds and ``port`` where
     requests are written (kept while disconnected: nothing is written then, and
-    a write to a closed port only reports a stale generation); ``bad_lines``
-    counts the current streak of lines that match no command.
+    a write to a closed port only reports a stale generation).
     """
 
     msg_id: int = 0
@@ -176,7 +199,6 @@ class CommandData:
     generation: int = 0
     port: Any = None
     incompatible: str | None = None
-    bad_lines: int = 0
     listeners: tuple[Any, ...] = ()
     watchers: tuple[Any, ...] = ()
 
@@ -219,6 +241,10 @@ class Commander(FSM[CommanderState, CommandData]):
         self.parser = StreamParser()
         self.pending: dict[int, Pending] = {}
         self.waiting: dict[int, Execute] = {}
+        self.bad_lines = Repeats("bad_line_repeated", logger=log)
+        self.overflows = Repeats("stream_buffer_overflow_repeated", logger=log)
+        self.events: dict[tuple[type, int | None], Repeats] = {}
+        """Repeats of each kind of controller event (bounded: by type, and cbox error code)."""
         self.start_with(CommanderState.OFFLINE, CommandData())
         self.when(CommanderState.OFFLINE, self.offline)
         self.when(CommanderState.LINKED, self.linked)
@@ -255,10 +281,19 @@ class Commander(FSM[CommanderState, CommandData]):
 
     def any_state(self, event: Event) -> NextState | None:
         match event:
-            case Event(Received(generation, chunk), CommandData() as data) if (
-                generation >= data.generation
+            case Event(Received(generation) as received, CommandData() as data) if (
+                generation >= data.generation and not received.stale
             ):
-                return stay().using(self.parse(self.link(data, generation), chunk))
+                try:
+                    return stay().using(self.receive(self.link(data, generation), received))
+                finally:
+                    received.taken()
+            case Event(Received() as received, _):  # an older link's, or dropped by the reader
+                received.taken()
+                return stay()
+            case Event(SummariesDue(), _):
+                self.close_windows()
+                return stay()
             case Event(Linked(generation, port), CommandData() as data) if (
                 generation >= data.generation
             ):
@@ -294,7 +329,7 @@ class Commander(FSM[CommanderState, CommandData]):
             ):
                 return stay().using(replace(data, watchers=(*data.watchers, ref)))
             case Event(
-                Expired() | WaitExpired() | Subscribe() | Received() | Linked(),
+                Expired() | WaitExpired() | Subscribe() | Linked(),
                 _,
             ):  # stale: a finished command, a known listener, an older link
                 return stay()
@@ -307,8 +342,8 @@ class Commander(FSM[CommanderState, CommandData]):
         state = _STATE_OF_PHASE[phase]
         if state is CommanderState.OFFLINE:
             self.fail_pending(ConnectionLost("the connection to the controller dropped"))
-            self.end_bad_streak(data)
-            data = replace(data, incompatible=None, bad_lines=0)
+            self.end_repeats()
+            data = replace(data, incompatible=None)
         for token, execute in list(self.waiting.items()):
             if state is CommanderState.READY or (
                 state is CommanderState.LINKED and execute.internal
@@ -388,16 +423,59 @@ class Commander(FSM[CommanderState, CommandData]):
         self.parser = StreamParser()  # drop the old link's partial line
         return replace(data, generation=generation, port=None)
 
-    def parse(self, data: CommandData, chunk: bytes) -> CommandData:
-        for item in self.parser.feed(chunk):
+    def receive(self, data: CommandData, received: Received) -> CommandData:
+        """Parse a chunk; after bytes the reader dropped, the line they cut goes too."""
+        if received.gap:
+            self.parser.resync()
+        for item in self.parser.feed(received.chunk):
             match item:
                 case DataLine(text):
                     data = self.answer(data, text)
                 case EventAnnotation(text):
-                    data = replace(data, listeners=tell_each(data.listeners, decode_event(text)))
+                    data = self.forward(data, decode_event(text))
                 case LogAnnotation(text):
                     log.debug("controller_log", text=text)
+                case BufferOverflow(limit):
+                    if self.repeated(self.overflows):
+                        log.warning("stream_buffer_overflow", limit=limit)
         return data
+
+    def forward(self, data: CommandData, event: ControllerEvent) -> CommandData:
+        """Tell the subscribers an event: a handshake always, others once per window."""
+        if not isinstance(event, Handshake):
+            key = (type(event), event.code if isinstance(event, CboxErrorEvent) else None)
+            repeats = self.events.get(key)
+            if repeats is None:
+                repeats = Repeats("controller_event_repeated", logger=log, kind=repr(event))
+                self.events[key] = repeats
+            if not self.repeated(repeats):
+                return data
+        return replace(data, listeners=tell_each(data.listeners, event))
+
+    def repeated(self, repeats: Repeats) -> bool:
+        """Count one occurrence; ``True`` if it opens an episode (report it in full)."""
+        first = repeats.occurred(time.monotonic())
+        if first and not self.is_timer_active(SUMMARY_TIMER):
+            self.start_single_timer(SUMMARY_TIMER, SummariesDue(), WINDOW)
+        return first
+
+    def counters(self) -> list[Repeats]:
+        return [self.bad_lines, self.overflows, *self.events.values()]
+
+    def close_windows(self) -> None:
+        """The window is over: summarise each counter; keep the timer while any still counts."""
+        now = time.monotonic()
+        still = [repeats.close_window(now) for repeats in self.counters()]
+        self.events = {key: r for key, r in self.events.items() if r.open}
+        if any(still):
+            self.start_single_timer(SUMMARY_TIMER, SummariesDue(), WINDOW)
+
+    def end_repeats(self) -> None:
+        """The link is gone (or the Commander stops): summarise what was counted."""
+        for repeats in self.counters():
+            repeats.end()
+        self.events = {}
+        self.cancel_timer(SUMMARY_TIMER)
 
     def answer(self, data: CommandData, text: str) -> CommandData:
         """Complete the command a response line answers; count a line that answers none."""
@@ -421,20 +499,13 @@ class Commander(FSM[CommanderState, CommandData]):
                 return self.bad_line(data, reason, text)
         self.cancel_timer(("cmd", pending.msg_id))
         del self.pending[pending.msg_id]
-        if isinstance(response, Response) and data.bad_lines:
-            self.end_bad_streak(data)
-            data = replace(data, bad_lines=0)
         return data
 
     def bad_line(self, data: CommandData, reason: str, text: str) -> CommandData:
-        """Log the first bad line of a streak; count the rest (summarised when it ends)."""
-        if data.bad_lines == 0:
+        """Log the first bad line of an episode; count the rest (summarised per window)."""
+        if self.repeated(self.bad_lines):
             log.warning("bad_line", reason=reason, line=text[:200])
-        return replace(data, bad_lines=data.bad_lines + 1)
-
-    def end_bad_streak(self, data: CommandData) -> None:
-        if data.bad_lines > 1:
-            log.warning("bad_line_repeated", count=data.bad_lines)
+        return data
 
     # ------------------------------------------------------------- stopping
 
@@ -442,6 +513,7 @@ class Commander(FSM[CommanderState, CommandData]):
         """Nobody waits forever: every command still here fails with NotConnected."""
         match event:
             case StopEvent():
+                self.end_repeats()
                 stopped = NotConnected("the connector stopped")
                 for pending in self.pending.values():
                     deliver(pending.execute, None, stopped)

@@ -15,11 +15,28 @@ PROTO_VERSION = "3f2243a"
 """The protocol version this service speaks (the one the Spark firmware's handshake announces)."""
 
 
-def _positive(name: str, value: float) -> None:
+MIN_SECONDS = 0.01
+"""The shortest interval or timeout accepted: below it a ping or reconnect loop
+would keep a core busy (and a backlog of its messages would delay a stop)."""
+
+INTERVALS = (
+    "ping_interval",
+    "handshake_timeout",
+    "command_timeout",
+    "broadcast_interval",
+    "reconnect_min",
+    "reconnect_max",
+)
+"""The config's intervals and timeouts in seconds, each at least :data:`MIN_SECONDS`."""
+
+
+def _positive(name: str, value: float, floor: float = 0.0) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number of seconds, not {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number of seconds > 0, not {value!r}")
+    if value < floor:
+        raise ValueError(f"{name} must be at least {floor:g} s, not {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +49,8 @@ class ConnectorConfig:
     handshake's id must equal it, ignoring case. ``proto_version`` is the
     protocol version the controller must speak unless ``skip_version_check``.
     Reconnects wait ``reconnect_min``, then times ``reconnect_factor`` per failure,
-    at most ``reconnect_max``.
+    at most ``reconnect_max``. Every interval and timeout is at least
+    :data:`MIN_SECONDS`.
     """
 
     device_url: str | None
@@ -53,15 +71,8 @@ class ConnectorConfig:
             raise ValueError("device_url must not be empty (None means: not configured)")
         if not isinstance(self.device_id, str) or any(c.isspace() for c in self.device_id):
             raise ValueError(f"device_id must be a string without spaces, not {self.device_id!r}")
-        for name in (
-            "ping_interval",
-            "handshake_timeout",
-            "command_timeout",
-            "broadcast_interval",
-            "reconnect_min",
-            "reconnect_max",
-        ):
-            _positive(name, getattr(self, name))
+        for name in INTERVALS:
+            _positive(name, getattr(self, name), MIN_SECONDS)
         _positive("reconnect_factor", self.reconnect_factor)
         if self.reconnect_factor < 1:
             raise ValueError(f"reconnect_factor must be >= 1, not {self.reconnect_factor!r}")

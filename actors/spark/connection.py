@@ -42,6 +42,7 @@ Connection :class:`WriteFailed`, which drops the link.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -149,6 +150,8 @@ class Connection(FSM[LinkState, LinkData]):
         """Set when discovery is exhausted (then the actor fails with DiscoveryExhausted)."""
         self.datastore = datastore
         self.phase = phase
+        self.first_opened: dict[str, int] = {}
+        """When each URL was first opened (wall clock, ns): a pty allocated later is not ours."""
         saved = datastore.reconnect_interval(default=config.reconnect_min)
         interval = min(config.reconnect_max, max(config.reconnect_min, saved))
         self.start_with(LinkState.PAUSED, LinkData(interval))
@@ -285,7 +288,9 @@ class Connection(FSM[LinkState, LinkData]):
     def open_url(self, data: LinkData, url: str) -> NextState:
         """Start a reader thread that opens ``url``; its outcome comes as a message."""
         generation = data.generation + 1
-        reader = PortReader(url, generation, self.actor_ref, data.listeners).start()
+        reader = PortReader(
+            url, generation, self.actor_ref, data.listeners, self.first_opened.get(url)
+        ).start()
         log.debug("connect_attempt", url=url, generation=generation)
         return goto(LinkState.OPENING).using(
             replace(data, generation=generation, reader=reader, url=url)
@@ -317,6 +322,8 @@ class Connection(FSM[LinkState, LinkData]):
     def opened(self, data: LinkData, port: Any) -> NextState:
         """The port is open: end the failure streak, reset the backoff, report CONNECTED."""
         self.end_failure_streak(data)
+        if data.url is not None:
+            self.first_opened.setdefault(data.url, time.time_ns())
         log.info("connected", url=data.url)
         listeners = tell_each(data.listeners, Linked(data.generation, port))
         self.phase.tell(RequestPhase(Phase.CONNECTED, reason="port open"))

@@ -10,7 +10,8 @@ Connection, Commander, Synchronizer, Broadcaster, Watchdog) and returns a
   ``NotConnected`` when the controller was not synchronized within
   ``timeout`` (default ``command_timeout``), ``CommandTimeout`` when it did not
   answer within ``timeout`` after the command was sent, ``IncompatibleFirmware``,
-  ``CommandFailed`` (an error code), ``ProtocolFault`` or ``ConnectionLost``.
+  ``CommandFailed`` (an error code), ``ProtocolFault`` or ``ConnectionLost``;
+  on a connector that was stopped or gave up, at once with ``ConnectorStopped``.
 - ``phase`` reads the current phase; ``wait_for(phase, timeout)`` blocks until
   it is reached (a transition subscription, not polling); ``subscribe(ref)``
   sends ``ref`` the phase's ``CurrentState`` and ``Transition`` messages;
@@ -87,6 +88,7 @@ from actors.spark.config import ConnectorConfig
 from actors.spark.connection import Connection, SetAutoconnecting
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import DiscoveryConfig, DiscoveryExhausted, check_device_url
+from actors.spark.errors import ConnectorStopped
 from actors.spark.phase import Phase, PhaseTracker, phase_of
 from actors.spark.protocol import Reply, Request
 from actors.spark.synchronizer import Synchronizer
@@ -284,6 +286,8 @@ class SparkConnector:
         """Why the supervisor gave up (None while it has not)."""
         self.failed = threading.Event()
         """Set when the supervisor has given up; the actors are stopped by then."""
+        self._stopped = threading.Event()
+        """Set when :meth:`stop` was called: commands fail at once from then on."""
         self.target = config.device_url or f"discovery:{(discovery or DiscoveryConfig()).mode}"
         """What the connector connects to, for logs: the URL or the discovery mode."""
 
@@ -390,6 +394,10 @@ class SparkConnector:
         self, request: Request, *, block: bool = True, timeout: float | None = None
     ) -> Reply | pykka.Future[Reply | None] | None:
         """Run ``request`` on the controller; see the module docstring for the errors."""
+        if self._stopped.is_set() or self.failed.is_set():
+            why = "was stopped" if self._stopped.is_set() else f"gave up ({self.failure!r})"
+            msg = f"the connector to {self.target} {why}; {request!r} was not sent"
+            raise ConnectorStopped(msg)
         future: pykka.Future[Reply | None] = pykka.ThreadingFuture()
         self._refs["commander"].tell(Execute(request, future, timeout))
         if not block:
@@ -433,6 +441,7 @@ class SparkConnector:
     def stop(self) -> None:
         """Stop the supervisor, which stops every actor (newest first, each waited for);
         the Connection closes its port and joins its reader."""
+        self._stopped.set()
         self._subscriptions.stop(block=True, timeout=STOP_TIMEOUT)
         try:
             self.supervisor.stop(block=True, timeout=STOP_TIMEOUT * (len(CHILD_NAMES) + 1))

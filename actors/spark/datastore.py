@@ -4,10 +4,14 @@ It holds the service config (``autoconnecting``, default true), block names
 per controller device id, and the current reconnect interval (so a restart of
 the program keeps backing off instead of hammering a dead controller).
 
-The file is created on first use with user-only permissions (0600). Its schema
-is versioned (``PRAGMA application_id`` marks it as ours, ``PRAGMA
-user_version`` is the schema version); a corrupt, foreign, newer or locked
-file raises :class:`DatastoreError` at start-up and is left untouched. Every
+The file is created on first use with user-only permissions (0600), in
+user-only directories. Its schema is versioned (``PRAGMA application_id`` marks
+it as ours, ``PRAGMA user_version`` is the schema version). At start-up the file
+is checked for integrity (``PRAGMA quick_check``) and writability (a write
+begun and rolled back); a corrupt, damaged, foreign, newer, locked or read-only
+file raises :class:`DatastoreError` naming the cause (see
+:mod:`actors.spark.datastore_files`) and is left untouched; a file this start
+created and could not set up (a full disk) is removed. Every
 write is one transaction. SQL is always parameterised.
 
 Our file runs in WAL mode with ``synchronous=NORMAL`` (SQLite's advice for
@@ -20,7 +24,7 @@ two syncs, and reading the block names during a sync waited behind them. The
 (SQLite copies the database file's).
 
 Default path: ``$XDG_DATA_HOME/actorfsm/spark.db`` (``~/.local/share/actorfsm/spark.db``
-when ``XDG_DATA_HOME`` is unset); ``--datastore PATH`` overrides it.
+when ``XDG_DATA_HOME`` is unset or relative); ``--datastore PATH`` overrides it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from actors.spark.datastore_files import DatastoreError, describe_failure, prepare, remove_created
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "Datastore", "DatastoreError", "default_path"]
 
 APPLICATION_ID = 0x53504B31  # "SPK1"
 SCHEMA_VERSION = 1
@@ -43,15 +51,15 @@ _SCHEMA = (
 )
 
 
-class DatastoreError(Exception):
-    """The datastore file cannot be used; the message says why and names the file."""
-
-
 def default_path() -> pathlib.Path:
-    """Where the datastore lives unless configured: under the user's data directory."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
+    """Where the datastore lives unless configured: under the user's data directory.
+
+    A relative ``XDG_DATA_HOME`` is ignored, as the XDG Base Directory
+    specification says, so the file never lands under the working directory.
+    """
+    base = os.environ.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "share")
     return pathlib.Path(base) / "actorfsm" / "spark.db"
 
 
@@ -64,31 +72,51 @@ class Datastore:
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        created = not self.path.exists()
-        if created:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
+        created = prepare(self.path)
         try:
             db = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False)
         except sqlite3.Error as exc:
+            if created:
+                remove_created(self.path)
             raise DatastoreError(f"cannot open datastore {self.path}: {exc}") from exc
         try:
             self._check_or_create(db)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("BEGIN IMMEDIATE")  # can we write? (WAL lets readers past a writer)
-            db.execute("ROLLBACK")
-        except sqlite3.DatabaseError as exc:
+            self._check_integrity(db)
+            self._check_writable(db)
+        except (sqlite3.Error, DatastoreError) as exc:
             db.close()
-            problem = "locked by another program" if "locked" in str(exc) else "corrupt"
-            raise DatastoreError(
-                f"datastore {self.path} is {problem} ({exc}); it was left untouched"
-            ) from exc
-        except DatastoreError:
-            db.close()
-            raise
+            if created:
+                remove_created(self.path)
+            if isinstance(exc, DatastoreError):
+                raise
+            cause = describe_failure(self.path, exc)
+            left = "it was removed" if created else "it was left untouched"
+            raise DatastoreError(f"datastore {self.path} {cause}; {left}") from exc
         return db
+
+    def _check_integrity(self, db: sqlite3.Connection) -> None:
+        """Refuse damaged pages now rather than at the first read that meets them."""
+        verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if verdict != "ok":
+            raise DatastoreError(
+                f"datastore {self.path} is corrupt: damaged pages (quick_check: {verdict}); "
+                "it was left untouched"
+            )
+
+    @staticmethod
+    def _check_writable(db: sqlite3.Connection) -> None:
+        """Start a write and roll it back: a file SQLite opened read-only fails here.
+
+        ``BEGIN IMMEDIATE`` alone only takes the lock (WAL lets readers past a
+        writer); writing a header field makes SQLite open the write transaction.
+        """
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            db.execute("ROLLBACK")
 
     def _check_or_create(self, db: sqlite3.Connection) -> None:
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
@@ -119,7 +147,8 @@ class Datastore:
                 with self._db:
                     yield self._db
             except sqlite3.Error as exc:
-                raise DatastoreError(f"datastore {self.path}: {exc}") from exc
+                cause = describe_failure(self.path, exc)
+                raise DatastoreError(f"datastore {self.path} {cause}") from exc
 
     def _get(self, key: str) -> str | None:
         with self._transaction() as db:

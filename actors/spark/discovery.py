@@ -26,6 +26,8 @@ but preferably only then"). TCP-only discovery retries forever.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,11 +58,15 @@ def check_device_url(url: str, *, allow_any: bool = False) -> str:
     """Return ``url`` if it is an allowed device URL; ``ValueError`` naming it otherwise.
 
     Allowed: an absolute path, or ``socket://host:port`` with a port in 1..65535.
+    A path that is a regular file or a directory is refused: it can never be a
+    controller, and retrying it would only warn every round. A path that does
+    not exist yet is allowed (a USB controller may be plugged in later).
     ``allow_any`` lets any pyserial URL through unchanged (an explicit opt-in).
     """
     if allow_any:
         return url
     if url.startswith("/"):
+        _check_not_a_file(url)
         return url
     parts = urlsplit(url)
     if parts.scheme == "socket":
@@ -89,6 +95,18 @@ def tcp_url(host: str) -> str:
         msg = f"TCP host {host!r} is not HOST or HOST:PORT with a port in 1..65535"
         raise ValueError(msg)
     return f"socket://{name}:{int(port_text)}"
+
+
+def _check_not_a_file(path: str) -> None:
+    """``ValueError`` if ``path`` is a regular file or a directory (a device or nothing is fine)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # not there (yet), or not ours to look at: opening it will say why
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            msg = f"device path {path!r} is {kind}, not a serial device or pty"
+            raise ValueError(msg)
 
 
 class DiscoveryExhausted(Exception):

@@ -34,6 +34,10 @@ class IncompatibleFirmware(SparkError):
     """The controller's firmware or device id does not match this service's; see the message."""
 
 
+class ConnectorStopped(SparkError):
+    """The connector was stopped (or gave up): nothing is sent any more; start a new one."""
+
+
 class CommandFailed(SparkError):
     """The controller answered the command with an error code."""
 

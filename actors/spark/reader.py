@@ -18,18 +18,47 @@ before n), and a socket is not read a byte at a time (for ``socket://``,
 pyserial raises ``SerialException`` for it (socket: "socket disconnected";
 tty: readable but no data), and a hung-up pty fails with EIO. All are
 ``OSError``.
+
+Before it opens a pty, the reader checks that the pty is still the one meant
+(:func:`check_pty_is_current`): pty numbers are reused, so the path a dead
+simulator left behind may lead to another program's terminal, which pyserial
+would set raw and the connector would write its Noops into. A pty is
+refused (``OpenFailed``, nothing opened or written) when it was allocated
+after the symlink that leads to it was made (the simulator makes a new link
+for every new pty, so a pty newer than its link is not the one it linked),
+or, reached by its own path, after the connector first opened that path.
+Devices other than ptys are not checked.
+
+The reader never queues more than :data:`MAX_BACKLOG` bytes that its sinks
+have not parsed yet (a :class:`Backlog` they count down as they parse). A
+controller that sends faster than the Commander parses (a flood of events or
+garbage) would otherwise fill the actor's inbox without bound, hold hundreds
+of MiB and keep the program from stopping until it had parsed them all. Past
+the bound the reader keeps reading, so the controller is never blocked, but
+drops what it reads, and what is still queued is marked stale: the sinks
+skip it unparsed, so they catch up at once and what the controller sends
+after the flood (the answers it owes) gets through. One ``input_dropped``
+warning, then a count of chunks and bytes per window
+(``input_dropped_repeated``, see :mod:`actors.spark.repeats`). The next chunk
+delivered is marked ``gap``: the parser drops what the gap cut and resumes at
+the next annotation or line.
 """
 
 from __future__ import annotations
 
+import os
 import select
+import stat
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pykka
 import serial
 import structlog
+
+from actors.spark.repeats import Repeats
 
 log = structlog.get_logger("actors.spark.reader")
 
@@ -41,6 +70,54 @@ READ_SIZE = 65536
 
 WRITE_TIMEOUT = 2.0
 """Seconds a write may block (a full pty buffer) before it counts as a failed link."""
+
+PTY_SLAVE_MAJORS = range(136, 144)
+"""Linux's device major numbers of pty slaves (``/dev/pts/N``)."""
+
+MAX_BACKLOG = 1 << 20
+"""Bytes read but not yet parsed by the sinks beyond which the reader drops what it reads."""
+
+
+class Backlog:
+    """Bytes handed to the sinks and not yet parsed: the reader adds, each sink takes.
+
+    Each delivery has a sequence number; :meth:`drop_queued` makes every
+    delivery so far stale (the sinks skip it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._size = 0
+        self._sequence = 0
+        self._stale_upto = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes delivered and not yet taken."""
+        return self._size
+
+    def add(self, size: int) -> None:
+        """Count ``size`` more bytes delivered."""
+        with self._lock:
+            self._size += size
+
+    def next_sequence(self) -> int:
+        """The sequence number of the next delivery."""
+        self._sequence += 1
+        return self._sequence
+
+    def drop_queued(self) -> None:
+        """Make everything delivered so far stale: the sinks count it off unparsed."""
+        self._stale_upto = self._sequence
+
+    def is_stale(self, sequence: int) -> bool:
+        """Whether delivery ``sequence`` was dropped after it was queued."""
+        return sequence <= self._stale_upto
+
+    def taken(self, size: int) -> None:
+        """A sink has parsed ``size`` bytes (from any thread)."""
+        with self._lock:
+            self._size -= size
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +138,28 @@ class OpenFailed:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """Posted: bytes read from the port, in order."""
+    """Posted: bytes read from the port, in order.
+
+    ``gap``: bytes were dropped just before this chunk (the reader's backlog
+    was full). ``backlog``: count the chunk off it once parsed (:meth:`taken`);
+    ``sequence`` tells it whether the chunk went stale meanwhile.
+    """
 
     generation: int
     chunk: bytes
+    gap: bool = False
+    backlog: Backlog | None = None
+    sequence: int = 0
+
+    @property
+    def stale(self) -> bool:
+        """The reader dropped this chunk after queueing it: skip it, unparsed."""
+        return self.backlog is not None and self.backlog.is_stale(self.sequence)
+
+    def taken(self) -> None:
+        """Tell the reader this chunk was parsed (a no-op for chunks made elsewhere)."""
+        if self.backlog is not None:
+            self.backlog.taken(len(self.chunk))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +168,39 @@ class ReadFailed:
 
     generation: int
     error: str
+
+
+class StalePty(OSError):
+    """The pty at the device path is not the one meant: another program has it now."""
+
+
+def check_pty_is_current(path: str, first_opened_ns: int | None) -> None:
+    """Raise :class:`StalePty` if ``path`` leads to a pty allocated after the symlink that
+    leads to it, or (no symlink) after ``first_opened_ns`` (wall clock, ns), when the path
+    was first opened. Anything else, a path that does not resolve included, passes: opening
+    it says what is wrong. The check reads the inode change times, set when a pty is
+    allocated (a few milliseconds' resolution: a reuse within the same tick passes)."""
+    try:
+        node = os.stat(path)
+        link = os.lstat(path)
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISCHR(node.st_mode) or os.major(node.st_rdev) not in PTY_SLAVE_MAJORS:
+        return
+    device = os.path.realpath(path)
+    if stat.S_ISLNK(link.st_mode):
+        if node.st_ctime_ns > link.st_ctime_ns:
+            msg = (
+                f"{path} leads to {device}, a pty allocated after the link was made: the "
+                "program that made the link is gone and another one has that pty; not opened"
+            )
+            raise StalePty(msg)
+    elif first_opened_ns is not None and node.st_ctime_ns > first_opened_ns:
+        msg = (
+            f"{device} is a pty allocated after it was first opened: the program it "
+            "belonged to is gone and another one has it now; not opened"
+        )
+        raise StalePty(msg)
 
 
 def describe(exc: BaseException) -> str:
@@ -93,13 +221,23 @@ class PortReader:
     """
 
     def __init__(
-        self, url: str, generation: int, actor: pykka.ActorRef[Any], sinks: tuple[Any, ...] = ()
+        self,
+        url: str,
+        generation: int,
+        actor: pykka.ActorRef[Any],
+        sinks: tuple[Any, ...] = (),
+        first_opened_ns: int | None = None,
     ) -> None:
         self.url = url
+        self.first_opened_ns = first_opened_ns
+        """When ``url`` was first opened (wall clock, ns), for :func:`check_pty_is_current`."""
         self.generation = generation
         self._actor = actor
         self._sinks = sinks
         self._sinks_lock = threading.Lock()
+        self._backlog = Backlog()
+        self._gap = False
+        self._dropped = Repeats("input_dropped_repeated", measure="bytes", logger=log, url=url)
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"spark-reader-{generation} {url}", daemon=True
@@ -120,20 +258,47 @@ class PortReader:
         return not self._thread.is_alive()
 
     def set_sinks(self, sinks: tuple[Any, ...]) -> None:
-        """Send the bytes read from now on to ``sinks`` (from any thread)."""
+        """Send the bytes read from now on to ``sinks`` (from any thread).
+
+        The backlog starts over: what the old sinks were sent is theirs.
+        """
         with self._sinks_lock:
             self._sinks = sinks
+            self._backlog = Backlog()
 
-    def _deliver(self, received: Received) -> None:
-        for sink in self._sinks:
+    def _deliver(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to the sinks, or drop it while they have too much to parse."""
+        now = time.monotonic()
+        with self._sinks_lock:
+            sinks, backlog = self._sinks, self._backlog
+        if backlog.size > MAX_BACKLOG:
+            if self._dropped.occurred(now, len(chunk)):
+                log.warning(
+                    "input_dropped",
+                    url=self.url,
+                    bytes=len(chunk),
+                    backlog=backlog.size,
+                    limit=MAX_BACKLOG,
+                    reason="the controller sends faster than the connector parses",
+                )
+            backlog.drop_queued()
+            self._gap = True
+            return
+        self._dropped.tick(now)
+        received = Received(self.generation, chunk, self._gap, backlog, backlog.next_sequence())
+        self._gap = False
+        for sink in sinks:
+            backlog.add(len(chunk))
             try:
                 sink.tell(received)
             except pykka.ActorDeadError:
+                backlog.taken(len(chunk))
                 self._drop(sink)
 
     def _drop(self, sink: Any) -> None:
         with self._sinks_lock:
             self._sinks = tuple(other for other in self._sinks if other is not sink)
+            self._backlog = Backlog()
         log.debug("reader_sink_gone", url=self.url, sink=str(sink))
 
     def _post(self, message: Any) -> bool:
@@ -146,6 +311,7 @@ class PortReader:
 
     def _run(self) -> None:
         try:
+            check_pty_is_current(self.url, self.first_opened_ns)
             port = serial.serial_for_url(self.url, timeout=0, write_timeout=WRITE_TIMEOUT)
         except Exception as exc:  # any failure to open is reported, never raised in a thread
             if not self._stopping.is_set():
@@ -156,6 +322,7 @@ class PortReader:
                 return
             self._read(port)
         finally:
+            self._dropped.end()
             try:
                 port.close()
             except Exception as exc:  # closing a broken port may fail; nothing to do about it
@@ -166,6 +333,7 @@ class PortReader:
             try:
                 ready, _, _ = select.select([port.fileno()], [], [], READ_POLL)
                 if not ready:
+                    self._dropped.tick(time.monotonic())
                     continue
                 chunk = bytes(port.read(READ_SIZE))
             except Exception as exc:  # OSError / SerialException: the link is gone
@@ -173,4 +341,4 @@ class PortReader:
                     self._post(ReadFailed(self.generation, describe(exc)))
                 return
             if chunk:
-                self._deliver(Received(self.generation, chunk))
+                self._deliver(chunk)

@@ -73,7 +73,7 @@ def test_alert_defaults_follow_seed_001() -> None:
     assert alerts.bound(L.STOPPING) == 120.0
     assert alerts.bound(L.RESTARTING) == 120.0
     assert alerts.bound(L.RUNNING) is None
-    assert (alerts.thrash_transitions, alerts.thrash_window) == (10, 60.0)
+    assert (alerts.thrash_transitions, alerts.thrash_window) == (15, 60.0)
 
 
 @pytest.mark.parametrize(
@@ -229,3 +229,16 @@ def test_a_thrashing_child_is_alerted_once() -> None:
     assert [(e["kind"], e["child"], e["transitions"]) for e in thrashing] == [
         ("thrashing", "svc", 7)
     ]
+
+
+def test_a_child_given_up_on_under_the_default_limit_raises_no_thrashing_alert() -> None:
+    with capture_logs() as logs:
+        sup, (ref,) = supervise(ChildSpec("svc", Service), strategy=OneForOne())
+        for _ in range(3):  # the default limit: 3 restarts within 60 s
+            ref.tell("boom")
+            ref.ask("ping")
+        ref.tell("boom")  # one more: the supervisor gives up and stops
+        assert sup.actor_stopped.wait(10)
+    events = [e["event"] for e in logs]
+    assert "supervisor_gave_up" in events
+    assert "lifecycle_alert" not in events

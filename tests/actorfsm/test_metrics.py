@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import subprocess
 import sys
 import threading
@@ -147,7 +148,7 @@ def test_fsms_per_state_has_one_series_per_class_and_state(registry: CollectorRe
     assert value(registry, "actorfsm_fsms", fsm_class="Machine", state="IDLE") == 20
     assert value(registry, "actorfsm_fsms", fsm_class="Machine", state="BUSY") == 10
     text = generate_latest(registry).decode()
-    assert "urn" not in text and refs[0].actor_urn.split(":")[-1] not in text
+    assert "urn:uuid" not in text and refs[0].actor_urn.split(":")[-1] not in text
     series = [line for line in text.splitlines() if line.startswith("actorfsm_fsms{")]
     assert len(series) == 2
 
@@ -171,6 +172,10 @@ def test_runtime_gauges_mailbox_timers_stuck_and_lateness(registry: CollectorReg
     assert value(registry, "actorfsm_mailbox_depth", fsm_class="Machine") == 0
 
 
+@pytest.mark.skipif(
+    os.environ.get("ACTORFSM_DISPATCHER") == "pinned",
+    reason="every FSM on a dedicated thread: no pool to measure",
+)
 def test_dispatcher_workers_are_gauges_per_pool(registry: CollectorRegistry) -> None:
     ref = Machine.start()
     gate = threading.Event()

@@ -210,3 +210,10 @@ def test_bad_timer_durations_are_value_errors_at_the_call(method: str, bad: obje
     fsm = Timers(None)
     with pytest.raises(ValueError):
         getattr(fsm, method)("t", "msg", bad)
+
+
+@pytest.mark.parametrize("method", ["start_timer_with_fixed_delay", "start_timer_at_fixed_rate"])
+def test_a_repeating_timer_of_one_nanosecond_is_refused_so_it_cannot_spin(method: str) -> None:
+    fsm = Timers(None)
+    with pytest.raises(ValueError, match="at least"):
+        getattr(fsm, method)("t", "msg", 1e-9)

@@ -17,8 +17,12 @@ Rules for malformed input (the parser's contract, checked by property tests):
   any byte is a character.
 - Memory is bounded: at most ``max_buffer`` characters (default 64 KiB) of the
   current line and its open annotations are held. One more drops them all,
-  yields one :class:`BufferOverflow` (and logs one warning), and everything up
-  to the next ``\\n`` is discarded; parsing resumes after it.
+  yields one :class:`BufferOverflow` (its owner reports it: a flood of long
+  lines is summarised there, not logged line by line), and everything up to
+  the next ``\\n`` is discarded; parsing resumes after it.
+- Bytes lost in the stream (:meth:`StreamParser.resync`): what was held is
+  dropped, and so is what follows up to the next ``<`` or ``\\n``, whichever
+  comes first: parsing resumes at that annotation, or after that newline.
 """
 
 from __future__ import annotations
@@ -27,15 +31,12 @@ import re
 from dataclasses import dataclass
 from itertools import chain
 
-import structlog
-
 MAX_BUFFER = 64 * 1024
 """Characters the parser holds before it drops an unterminated line."""
 
 _SPECIAL = re.compile("[<>\n]")
+_RESUME = re.compile("[<\n]")
 _ASCII_WHITESPACE = " \t\r\n\x0b\x0c"
-
-_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class StreamParser:
         self._sizes: list[int] = [0]
         self._size = 0
         self._discarding = False
+        self._resyncing = False
 
     @property
     def max_buffer(self) -> int:
@@ -99,6 +101,12 @@ class StreamParser:
     def feed(self, chunk: str | bytes) -> list[ParsedItem]:
         """Parse one chunk; return the items it completed, in stream order."""
         text = chunk.decode("latin-1") if isinstance(chunk, bytes) else chunk
+        if self._resyncing:
+            resume = _RESUME.search(text)
+            if resume is None:
+                return []
+            self._resyncing = False
+            text = text[resume.end() if resume.group() == "\n" else resume.start() :]
         items: list[ParsedItem] = []
         start = 0
         for match in _SPECIAL.finditer(text):
@@ -147,8 +155,13 @@ class StreamParser:
         else:
             self._hold(">", items)
 
+    def resync(self) -> None:
+        """Bytes were lost before the next chunk: drop what is held, resume at the next
+        ``<`` or after the next ``\\n``."""
+        self._reset()
+        self._resyncing = True
+
     def _overflow(self, items: list[ParsedItem]) -> None:
-        _log.warning("stream_buffer_overflow", limit=self._max)
         items.append(BufferOverflow(self._max))
         self._reset()
         self._discarding = True

@@ -1,5 +1,5 @@
 """``python -m actors.spark.simulator``: the same as ``spark-sim``."""
 
-from actors.spark.simulator.cli import main
+from actors.programs import simulator
 
-main()
+raise SystemExit(simulator())

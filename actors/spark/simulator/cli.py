@@ -9,7 +9,6 @@ stops it cleanly.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from dataclasses import replace
 
 import structlog
 
+from actorfsm.logging import configure
 from actors.malloc_arenas import limit_malloc_arenas
 from actors.spark.simulator.faults import Fault, FaultKind
 from actors.spark.simulator.firmware import DEFAULT_HANDSHAKE, check_device_id
@@ -25,11 +25,16 @@ from actors.stop_signal import StopSignal
 
 _log = structlog.get_logger(__name__)
 
+MAX_PORT = 65535
+"""The highest TCP port number (0 asks for any free port)."""
+
 
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    if int(port) > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port {port} of {text!r} is not in 0..{MAX_PORT}")
     return host.strip("[]"), int(port)
 
 
@@ -90,19 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="debug shows every request served",
     )
-    return parser
-
-
-def _configure_logging(level: str) -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
+    parser.add_argument(
+        "--log-format",
+        choices=("console", "json"),
+        default=None,
+        help="console (human) or json (one JSON object per line, with an 'event' field); "
+        "default: console on a terminal, json otherwise",
     )
+    return parser
 
 
 def _read_commands(simulator: Simulator) -> None:
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
     limit_malloc_arenas()  # before any thread: a long run's memory must not creep
     args = _parser().parse_args(argv)
-    _configure_logging(args.log_level)
+    configure(format=args.log_format, level=args.log_level)
     identity = ("device_id", "firmware_version", "proto_version")
     overrides = {name: getattr(args, name) for name in identity if getattr(args, name) is not None}
     handshake = replace(DEFAULT_HANDSHAKE, **overrides)
@@ -132,13 +132,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if tcp is None and args.pty is None:
         tcp = DEFAULT_TCP
     simulator = Simulator(
-        tcp=tcp, pty=args.pty is not None, pty_link=args.pty or None, handshake=handshake
+        tcp=tcp,
+        pty=args.pty is not None,
+        pty_link=args.pty or None,
+        handshake=handshake,
+        faults=args.fault,
     )
-    try:
-        simulator.start()
-    except OSError as error:
-        sys.exit(f"spark-sim: cannot start: {error}")
-    with StopSignal() as stopped:
+    with StopSignal() as stopped:  # from here a stop signal ends in simulator.stop()
+        try:
+            simulator.start()
+        except OSError as error:
+            sys.exit(f"spark-sim: cannot start: {error}")
         try:
             where = []
             if tcp is not None:
@@ -147,8 +151,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.pty is not None:
                 where.append(f"pty={simulator.pty_path}")
             print("spark-sim listening:", " ".join(where), flush=True)
-            for fault in args.fault:
-                simulator.inject(fault)
             threading.Thread(target=_read_commands, args=(simulator,), daemon=True).start()
             stopped.wait()
         finally:

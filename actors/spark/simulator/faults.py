@@ -39,6 +39,9 @@ restart            once        reset reason (0x14, PIN_RESET). Reboots: the
                                start over, the next handshake carries the
                                reason (reset data 00). Objects stay stored.
 cbox-error         once        errcode (0x01): sends ``<!CBOXERROR:XX>``.
+flood              once        bytes (1 MiB, at most 1 GiB): that many bytes of
+                               ``<!CBOXERROR:43>`` events, as fast as the client
+                               takes them (a controller gone haywire).
 =================  ==========  ==============================================
 """
 
@@ -66,6 +69,7 @@ class FaultKind(enum.StrEnum):
     SETUP_MODE = "setup-mode"
     RESTART = "restart"
     CBOX_ERROR = "cbox-error"
+    FLOOD = "flood"
 
 
 _NUMBER_DEFAULTS: dict[FaultKind, int] = {
@@ -73,6 +77,7 @@ _NUMBER_DEFAULTS: dict[FaultKind, int] = {
     FaultKind.DELAY: 1000,
     FaultKind.RESTART: ResetReason.PIN_RESET,
     FaultKind.CBOX_ERROR: Errcode.UNKNOWN_ERROR,
+    FaultKind.FLOOD: 1 << 20,
 }
 _TEXT_DEFAULTS: dict[FaultKind, str] = {
     FaultKind.FIRMWARE_VERSION: "0badc0de0",
@@ -84,6 +89,7 @@ _NUMBER_LIMITS: dict[FaultKind, int] = {
     FaultKind.DELAY: 60_000,
     FaultKind.RESTART: 0xFF,
     FaultKind.CBOX_ERROR: 0xFF,
+    FaultKind.FLOOD: 1 << 30,
 }
 
 LASTING = frozenset(
@@ -104,7 +110,7 @@ LASTING = frozenset(
 class Fault:
     """One fault to inject: its kind and, for kinds that take one, an argument.
 
-    The argument is an int for garbage, delay, restart and cbox-error, a str for
+    The argument is an int for garbage, delay, restart, cbox-error and flood, a str for
     the versions and the device id, and None for the rest; None means the
     default (see the module's table). A wrong argument raises ValueError.
     """

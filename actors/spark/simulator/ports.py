@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import select
 import selectors
 import shutil
@@ -55,8 +56,8 @@ class Port(Protocol):
     greeting_delay: float
     """Seconds between a client connecting and the handshake it is sent."""
 
-    def send(self, data: bytes) -> None:
-        """Write to the current client, if there is one."""
+    def send(self, data: bytes) -> bool:
+        """Write to the current client, if there is one; whether it took all of it."""
 
     def drop(self) -> None:
         """Hang up the current client."""
@@ -168,15 +169,17 @@ class TcpPort:
                 break  # a request (REBOOT) hung up; the rest is lost, as on firmware
             self._events.received(self, line)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> bool:
         """Write to the client; one that does not take it within the write timeout is dropped."""
         if self._client is None:
-            return
+            return False
         try:
             self._client.sendall(data)
         except OSError as error:
             _log.warning("send_failed", port=self.name, error=str(error))
             self.drop()
+            return False
+        return True
 
     def drop(self) -> None:
         """Close the client's socket."""
@@ -245,13 +248,28 @@ class PtyPort:
         # EIO while no client has the pty open.
         self._master, self._slave = master, slave
         self._lines = RequestLines()
-        new_link = f"{self._link}.new"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(new_link)
-        os.symlink(os.ttyname(slave), new_link)
-        os.replace(new_link, self._link)
+        self._point_link_at(os.ttyname(slave))
         self._selector.register(master, selectors.EVENT_READ, lambda: self._read(master))
         _log.info("pty_opened", link=self._link, device=os.ttyname(slave))
+
+    def _point_link_at(self, device: str) -> None:
+        """Make the link point at ``device`` atomically, through a fresh temporary name.
+
+        The temporary name is random and ``symlink`` never overwrites, so no
+        file of anyone else's beside the link is ever replaced or removed.
+        """
+        while True:
+            new_link = f"{self._link}.{secrets.token_hex(6)}.new"
+            try:
+                os.symlink(device, new_link)
+            except FileExistsError:
+                continue
+            break
+        try:
+            os.replace(new_link, self._link)
+        except OSError:
+            os.unlink(new_link)
+            raise
 
     def _close_pty(self) -> None:
         master, slave = self._master, self._slave
@@ -288,11 +306,11 @@ class PtyPort:
             _log.info("client_connected", port=self.name)
             self._events.connected(self)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> bool:
         """Write to the pty; what a client does not read within the write timeout is dropped."""
         master = self._master
         if master is None:
-            return
+            return False
         view = memoryview(data)
         deadline = time.monotonic() + WRITE_TIMEOUT
         while view:
@@ -302,10 +320,11 @@ class PtyPort:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([], [master], [], remaining)[1]:
                     _log.warning("pty_output_dropped", size=len(view))
-                    return
+                    return False
             except OSError as error:
                 _log.warning("send_failed", port=self.name, error=str(error))
-                return
+                return False
+        return True
 
     def drop(self) -> None:
         """Hang up: open a new pty behind the same path, then close the old one.

@@ -32,7 +32,7 @@ import socket
 import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
@@ -59,6 +59,12 @@ DEFAULT_TCP = ("127.0.0.1", 8332)
 
 CALL_TIMEOUT = 90.0
 """Seconds a call from another thread waits for the loop (longer than the longest delay)."""
+
+FLOOD_CODE = 0x43
+"""The cbox error code a flood repeats."""
+
+FLOOD_PIECE = 1 << 20
+"""Bytes of a flood written at once."""
 
 REBOOT_DELAY = 0.1
 """Seconds between answering REBOOT or FACTORY_RESET and going down, as the firmware
@@ -88,6 +94,8 @@ class Simulator:
     after ``start()``); None disables TCP. ``pty_link`` chooses the stable path
     of the pty (default: a fresh temporary directory). ``handshake`` is the
     identity it announces; its reset fields give the reason of the first boot.
+    ``faults`` take effect in ``start()`` before the ports serve anyone, so no
+    client ever sees the controller without them.
 
     Use it as a context manager, or call ``start()`` and ``stop()``. Faults are
     injected at run time with ``inject(Fault(FaultKind.X, arg))`` and lifted
@@ -101,6 +109,7 @@ class Simulator:
         pty: bool = False,
         pty_link: str | None = None,
         handshake: Handshake = DEFAULT_HANDSHAKE,
+        faults: Iterable[Fault] = (),
     ) -> None:
         if tcp is None and not pty:
             raise ValueError("the simulator needs TCP, a pty or both")
@@ -109,6 +118,7 @@ class Simulator:
         self._firmware = Firmware(handshake)
         self._configured = self._firmware.handshake
         self._active: dict[FaultKind, Fault] = {}
+        self._initial_faults = tuple(faults)
         self._rebooting = False
         self._backlog: collections.deque[tuple[Port, str]] = collections.deque()
         self._backlog_timer = 0
@@ -146,6 +156,8 @@ class Simulator:
             pty, pty_link = self._pty_config
             if pty:
                 self._pty = PtyPort(pty_link, selector, self)
+            for fault in self._initial_faults:  # before the loop serves any client
+                self._apply(fault)
         except BaseException:
             self._close()
             raise
@@ -256,6 +268,8 @@ class Simulator:
                 self._restart(fault.number, ResetData.NOT_SPECIFIED)
             case FaultKind.CBOX_ERROR:
                 self._broadcast(annotation(CboxErrorEvent(fault.number).event_text()))
+            case FaultKind.FLOOD:
+                self._flood(fault.number)
             case FaultKind.SILENT | FaultKind.BAD_CRC | FaultKind.DELAY:
                 pass  # states, read where requests are served
         if fault.kind in LASTING:
@@ -354,10 +368,25 @@ class Simulator:
         return annotation(self._firmware.handshake.event_text()).encode("latin-1", "replace")
 
     def _broadcast(self, text: str) -> None:
-        data = text.encode("latin-1", "replace")
+        self._send_all(text.encode("latin-1", "replace"))
+
+    def _send_all(self, data: bytes) -> None:
         self._for_ports(lambda port: port.send(data))
 
-    def _for_ports(self, action: Callable[[Port], None]) -> None:
+    def _flood(self, size: int) -> None:
+        """Send ``size`` bytes of one event, a piece at a time (each piece a write bounded
+        by the port's write timeout), to each port until it fails to take a piece (no
+        client, or one that does not read); the controller answers nothing meanwhile."""
+        unit = annotation(CboxErrorEvent(FLOOD_CODE).event_text()).encode("latin-1")
+        piece = unit * (FLOOD_PIECE // len(unit))
+        ports = [port for port in (self._tcp, self._pty) if port is not None]
+        sent = 0
+        while sent < size and ports:
+            data = piece[: size - sent]
+            ports = [port for port in ports if port.send(data)]
+            sent += len(data)
+
+    def _for_ports(self, action: Callable[[Port], object]) -> None:
         for port in (self._tcp, self._pty):
             if port is not None:
                 action(port)

@@ -29,7 +29,9 @@ from actors.spark.errors import (
 )
 from actors.spark.phase import Phase, PhaseTracker, RequestPhase
 from actors.spark.protocol import (
+    MAX_BUFFER,
     Ack,
+    CboxErrorEvent,
     Errcode,
     Handshake,
     ListObjects,
@@ -43,6 +45,7 @@ from actors.spark.protocol import (
     encode_response,
 )
 from actors.spark.reader import Received
+from actors.spark.repeats import WINDOW
 from actors.spark.topics import Subscribe, Topic
 
 TICKS = SparkObject(3, 0x80, 257, bytes(8))
@@ -224,18 +227,81 @@ def test_a_bad_crc_answer_fails_its_command_at_once_with_a_protocol_fault(rig: R
         future.get(timeout=3)
 
 
-def test_lines_that_answer_nothing_are_logged_once_per_streak(rig: Rig) -> None:
-    synced(rig)
+def test_lines_that_answer_nothing_are_logged_once_then_counted_per_window(
+    tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    rig = synced(Rig(tmp_path))
     with capture_logs() as logs:
         rig.feed("not a response\n<!x>also not\n0100|00\n")
         future = rig.execute(Noop())
         rig.feed(encode_response(rig.written(), Errcode.OK) + "\n")
-        future.get(timeout=3)
-        settle(rig.commander)
+        future.get(timeout=3)  # an answered command does not start a new episode
         rig.feed("again\n")
         settle(rig.commander)
+        virtual_clock.advance(WINDOW)  # the window closes: one summary
+        rig.feed("in the next window\n")
+        settle(rig.commander)
+        virtual_clock.advance(WINDOW)
+        virtual_clock.advance(WINDOW)  # a quiet window ends the episode
+        rig.feed("a new episode\n")
+        settle(rig.commander)
     bad = [(e["event"], e.get("count")) for e in logs if e["event"].startswith("bad_line")]
-    assert bad == [("bad_line", None), ("bad_line_repeated", 3), ("bad_line", None)]
+    assert bad == [
+        ("bad_line", None),
+        ("bad_line_repeated", 4),
+        ("bad_line_repeated", 1),
+        ("bad_line", None),
+    ]
+
+
+def test_a_garbage_line_every_50_ms_between_answers_logs_two_lines_per_window(
+    tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    rig = synced(Rig(tmp_path))
+    with capture_logs() as logs:
+        for _ in range(200):  # 10 s of a garbage line every 50 ms, each followed by an answer
+            rig.feed("garbage\n")
+            future = rig.execute(Noop())
+            rig.feed(encode_response(rig.written(), Errcode.OK) + "\n")
+            future.get(timeout=3)
+            virtual_clock.advance(0.05)
+        settle(rig.commander)
+    loud = [(e["event"], e.get("count")) for e in logs if e["log_level"] == "warning"]
+    assert loud == [("bad_line", None), ("bad_line_repeated", 200)]
+
+
+def test_over_long_lines_are_summarised_per_window(
+    tmp_path: pathlib.Path, virtual_clock: VirtualClock
+) -> None:
+    rig = synced(Rig(tmp_path))
+    line = "x" * (MAX_BUFFER + 1) + "\n"
+    with capture_logs() as logs:
+        for _ in range(100):
+            rig.feed(line)
+        settle(rig.commander)
+        virtual_clock.advance(WINDOW)
+        settle(rig.commander)
+    loud = [(e["event"], e.get("count")) for e in logs if e["log_level"] == "warning"]
+    assert loud == [("stream_buffer_overflow", None), ("stream_buffer_overflow_repeated", 100)]
+
+
+def test_a_repeated_event_is_forwarded_once_per_window_a_handshake_always(
+    rig: Rig, probe: Probe
+) -> None:
+    rig.commander.tell(Subscribe(Topic.EVENTS, probe.ref))
+    handshake = annotation(Handshake("fw", "pv", device_id="AB").event_text())
+    with capture_logs() as logs:
+        rig.feed(annotation("CBOXERROR:43") * 1000 + handshake * 2 + annotation("CBOXERROR:01"))
+        rig.feed(annotation("SETUP_MODE") * 1000)
+        assert probe.expect_msg_type(CboxErrorEvent) == CboxErrorEvent(0x43)
+        probe.expect_msg_type(Handshake)
+        probe.expect_msg_type(Handshake)
+        assert probe.expect_msg_type(CboxErrorEvent) == CboxErrorEvent(0x01)
+        probe.expect_msg(SetupMode())
+        probe.expect_no_msg(0.1)
+        rig.commander.stop()
+    summaries = [(e["kind"], e["count"]) for e in logs if e["event"] == "controller_event_repeated"]
+    assert sorted(summaries) == [("CboxErrorEvent(code=67)", 1000), ("SetupMode()", 1000)]
 
 
 def test_events_are_forwarded_to_subscribers(rig: Rig, probe: Probe) -> None:

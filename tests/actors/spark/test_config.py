@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.spark.config import ConnectorConfig
+from actors.spark.config import INTERVALS, MIN_SECONDS, ConnectorConfig
 
 
 def test_the_defaults_are_spark_md_s() -> None:
@@ -44,3 +44,11 @@ def test_wrong_values_raise_value_error(settings: dict[str, object]) -> None:
     arguments: dict[str, object] = {"device_url": "socket://spark:8332"} | settings
     with pytest.raises(ValueError, match=next(iter(settings))):
         ConnectorConfig(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", INTERVALS)
+def test_intervals_below_the_floor_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be at least {MIN_SECONDS:g} s"):
+        ConnectorConfig("socket://spark:8332", **{"reconnect_max": 30.0, name: 1e-9})
+    at_the_floor = {"reconnect_min": MIN_SECONDS, name: MIN_SECONDS}
+    assert getattr(ConnectorConfig("socket://spark:8332", **at_the_floor), name) == MIN_SECONDS

@@ -7,7 +7,10 @@ waits for phases with ``wait_for`` or a subscribed probe, and checks what
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pathlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +30,7 @@ from actors.spark.errors import (
     IncompatibleFirmware,
     NotConnected,
     ProtocolFault,
+    SparkError,
 )
 from actors.spark.phase import Phase
 from actors.spark.protocol import (
@@ -255,7 +259,7 @@ def test_a_command_sent_while_disconnected_waits_for_synchronized(
     assert early.get(timeout=2 * WAIT) == Ack()
 
 
-def test_garbage_is_logged_once_per_streak_and_commands_still_work(
+def test_garbage_is_logged_once_then_summarised_and_commands_still_work(
     start: Start, simulator: Simulator, url: str, probe: Probe
 ) -> None:
     connector = quietly_synchronized(start, url, probe)
@@ -263,6 +267,7 @@ def test_garbage_is_logged_once_per_streak_and_commands_still_work(
         for _ in range(3):
             simulator.inject(Fault(FaultKind.GARBAGE))
         assert connector.execute(Noop()) == Ack()
+        connector.stop()  # the summary comes when the window closes, or at the stop
     bad = [(e["event"], e.get("count")) for e in logs if e["event"].startswith("bad_line")]
     assert bad == [("bad_line", None), ("bad_line_repeated", 3)]
 
@@ -317,3 +322,112 @@ def test_a_silent_controller_is_caught_by_the_watchdog_and_reconnected(
     assert events.count("watchdog_check") == 1  # one check at a time
     simulator.clear_faults()
     connector.wait_for(S, WAIT)
+
+
+@pytest.mark.parametrize("block", [True, False])
+def test_execute_on_a_stopped_connector_fails_at_once_with_a_clear_error(
+    start: Start, url: str, block: bool
+) -> None:
+    connector = start(url)
+    connector.wait_for(S, WAIT)
+    connector.stop()
+    began = time.monotonic()
+    with pytest.raises(SparkError, match=r"connector to .* was stopped; Noop\(\) was not sent"):
+        connector.execute(Noop(), block=block, timeout=1.0)  # type: ignore[call-overload]
+    assert time.monotonic() - began < 0.5
+
+
+def answered_within(connector: SparkConnector, seconds: float) -> float:
+    """Send Noops (1 s timeout each) until one is answered; how long that took."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        with contextlib.suppress(CommandTimeout):
+            assert connector.execute(Noop(), timeout=1.0) == Ack()
+            return time.monotonic() - began
+    pytest.fail(f"no Noop answered within {seconds} s")
+
+
+@pytest.mark.timeout(120)
+def test_a_flood_of_events_is_dropped_past_a_bound_logged_in_a_few_lines_and_recovered_from(
+    start: Start, simulator: Simulator, url: str, probe: Probe
+) -> None:
+    connector = quietly_synchronized(start, url, probe)
+    with capture_logs() as logs:
+        simulator.inject(Fault(FaultKind.FLOOD, 32 << 20))  # returns once it is all sent
+        assert answered_within(connector, 10.0) < 5.0
+        connector.stop()  # the summaries of the window come out
+    loud = [e["event"] for e in logs if e["log_level"] in ("warning", "error")]
+    # Once per link: the watchdog may close a link whose check the flood swallowed.
+    links = 1 + loud.count("watchdog_closing")
+    assert 1 <= loud.count("input_dropped") <= links, loud
+    assert 1 <= loud.count("controller_error") <= links, loud
+    assert len(loud) <= 8 * links, loud
+    kinds = {e["kind"] for e in logs if e["event"] == "controller_event_repeated"}
+    assert kinds == {"CboxErrorEvent(code=67)"}
+
+
+@contextlib.contextmanager
+def pty_taken_over(name: str) -> Iterator[int]:
+    """Another program allocates the pty ``name`` (pty numbers are reused, lowest first);
+    yields its master, where whatever is written to the pty arrives."""
+    held: list[tuple[int, int]] = []
+    try:
+        for _ in range(256):
+            master, slave = os.openpty()
+            held.append((master, slave))
+            if os.ttyname(slave) == name:
+                os.set_blocking(master, False)
+                yield master
+                return
+        pytest.skip(f"{name} was taken by some other process meanwhile")
+    finally:
+        for fds in held:
+            for fd in fds:
+                os.close(fd)
+
+
+def nothing_arrives(master: int, seconds: float) -> bool:
+    """Whether nothing is written to the pty of ``master`` for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BlockingIOError):
+            if os.read(master, 4096):
+                return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_dead_simulators_link_to_a_reused_pty_is_never_opened(
+    start: Start, tmp_path: pathlib.Path
+) -> None:
+    master, slave = os.openpty()  # the simulator's pty and its link...
+    name = os.ttyname(slave)
+    link = tmp_path / "tty"
+    link.symlink_to(name)
+    os.close(slave)  # ...then it died: the link stays, the pty is freed
+    os.close(master)
+    time.sleep(0.02)  # a later clock tick than the link's
+    with pty_taken_over(name) as theirs, capture_logs() as logs:
+        start(str(link))
+        assert nothing_arrives(theirs, 1.5)
+    (failed,) = [e for e in logs if e["event"] == "connect_failed"]
+    assert "a pty allocated after the link was made" in failed["error"]
+
+
+def test_a_pty_path_reused_by_another_program_is_not_reopened(start: Start) -> None:
+    master, slave = os.openpty()  # a controller on a pty, reached by its own path
+    name = os.ttyname(slave)
+    os.set_blocking(master, False)
+    connector = start(name)
+    with capture_logs() as logs:
+        try:
+            assert not nothing_arrives(master, WAIT)  # the connector opened it and prompts it
+        finally:
+            os.close(slave)
+            os.close(master)  # the controller is gone; the connector's reads fail
+        time.sleep(0.02)
+        with pty_taken_over(name) as theirs:
+            assert nothing_arrives(theirs, 1.5)
+            connector.stop()  # ends the streak of failed attempts: its summary names the last
+    errors = [e.get("error", e.get("last_error")) for e in logs if "connect_failed" in e["event"]]
+    assert "a pty allocated after it was first opened" in str(errors[-1]), errors

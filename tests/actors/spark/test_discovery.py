@@ -220,3 +220,16 @@ def unused_tcp_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def test_a_device_path_that_is_a_regular_file_or_a_directory_is_refused(
+    tmp_path: pathlib.Path,
+) -> None:
+    (tmp_path / "file").write_text("not a device")
+    with pytest.raises(ValueError, match="is a regular file, not a serial device"):
+        check_device_url(str(tmp_path / "file"))
+    with pytest.raises(ValueError, match="is a directory, not a serial device"):
+        check_device_url(str(tmp_path))
+    with pytest.raises(ValueError, match="is a directory"):
+        SparkConnector.start(ConnectorConfig(str(tmp_path), datastore=tmp_path / "s.db"))
+    assert check_device_url("/dev/null") == "/dev/null"  # a character device

@@ -7,6 +7,7 @@ that something does *not* arrive read for a fixed quiet period.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import selectors
@@ -594,3 +595,83 @@ def test_the_program_with_only_a_pty_does_not_listen_on_tcp_and_stops_on_sigterm
     program.send_signal(signal.SIGTERM)
     assert program.wait(timeout=10) == 0
     assert not link.exists()
+
+
+def test_the_program_prints_where_it_listens_only_once_its_faults_took_effect() -> None:
+    # stdout and stderr share one pipe, so the order of the lines is the order of the events.
+    program = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "actors.spark.simulator",
+            "--tcp",
+            "127.0.0.1:0",
+            "--fault",
+            "silent",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert program.stdout is not None
+        before = []
+        while not (line := program.stdout.readline()).startswith("spark-sim listening"):
+            assert line, "the program ended before saying where it listens"
+            before.append(line)
+        assert any("fault_injected" in line for line in before), before
+    finally:
+        program.send_signal(signal.SIGTERM)
+        program.communicate(timeout=10)
+
+
+def test_a_simulator_started_with_a_fault_never_serves_without_it(
+    open_client: Callable[[str], Client],
+) -> None:
+    with Simulator(tcp=("127.0.0.1", 0), faults=[Fault(FaultKind.SILENT)]) as sim:
+        client = open_client(sim.tcp_url)
+        client.send(Noop())
+        assert client.quiet_for() == []
+
+
+def test_the_pty_link_never_removes_a_file_beside_it(tmp_path: pathlib.Path) -> None:
+    link = tmp_path / "spark"
+    theirs = tmp_path / "spark.new"
+    theirs.write_text("someone else's")
+    with Simulator(tcp=None, pty=True, pty_link=str(link)) as sim:
+        sim.inject(Fault(FaultKind.DROP))  # a new pty behind the same link
+        assert os.path.realpath(link).startswith("/dev/pts/")
+    assert theirs.read_text() == "someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spark.new"]
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:65536"])
+def test_a_tcp_port_out_of_range_is_a_one_line_error(address: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "actors.spark.simulator", "--tcp", address],
+        check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    port = address.rpartition(":")[2]
+    assert done.stderr.splitlines()[-1].endswith(f"port {port} of {address!r} is not in 0..65535")
+
+
+def test_the_program_logs_json_lines_with_log_format_json(
+    run_program: Callable[..., subprocess.Popen[str]],
+) -> None:
+    program = run_program("--tcp", "127.0.0.1:0", "--log-format", "json")
+    listening(program)
+    program.send_signal(signal.SIGTERM)
+    assert program.wait(timeout=10) == 0
+    _, log = program.communicate(timeout=10)
+    events = [json.loads(line)["event"] for line in log.splitlines()]
+    assert events[0] == "simulator_started"
+    assert events[-1] == "simulator_stopped"
