@@ -43,7 +43,7 @@ from benchmarks.harness import (
     side_by_side,
 )
 
-BEFORE_REV = "d0d5d69"  # main before the metric hooks (the dispatcher, supervision as a package)
+BEFORE_REV = "0a0306c"  # main before the metric hooks
 PAIRS = 61
 MESSAGES = 20_000
 FSMS = 100_000
