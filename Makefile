@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[spark]'
+	$(BIN)/python -m pip install --quiet -e '.[spark,service]'
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
@@ -29,7 +29,15 @@ lint: $(STAMP_TEST)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy --strict actorfsm actors examples benchmarks
 
-pytest: $(STAMP_TEST) system-tools
+# The MQTT tests run a real broker: Debian's mosquitto, installed once (as root).
+MOSQUITTO := /usr/sbin/mosquitto
+$(MOSQUITTO):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; \
+	else echo "not root: install mosquitto for the MQTT tests (apt-get install mosquitto)"; fi
+
+pytest: $(STAMP_TEST) $(MOSQUITTO) system-tools
 	$(BIN)/python -m pytest -q
 
 # Debian packages the tests use: Chromium and its driver (the observer page's browser

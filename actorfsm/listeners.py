@@ -32,7 +32,15 @@ def tell_each(refs: Iterable[Ref], message: Any) -> tuple[Ref, ...]:
 
 
 class Listeners:
-    """An ordered set of refs; telling them all drops (and returns) the dead ones."""
+    """An ordered set of refs; telling them all drops (and returns) the dead ones.
+
+    The engine keeps an FSM's transition subscribers and death watchers here,
+    and serves them on the FSM's own thread, so nothing a listener does may
+    break the FSM: refs are compared by identity (an actor, or a supervised
+    child, has one ref object; a user object's ``__eq__`` is never called),
+    and a listener whose ``tell`` raises anything but ``ActorDeadError`` (even
+    ``SystemExit``) is dropped with one ``listener_failed`` warning.
+    """
 
     __slots__ = ("_refs",)
 
@@ -44,13 +52,20 @@ class Listeners:
 
     def add(self, ref: Ref) -> None:
         """Add ``ref`` unless it is already there."""
-        if ref not in self._refs:
+        if self._index(ref) is None:
             self._refs.append(ref)
 
     def remove(self, ref: Ref) -> None:
         """Remove ``ref`` if it is there."""
-        if ref in self._refs:
-            self._refs.remove(ref)
+        index = self._index(ref)
+        if index is not None:
+            del self._refs[index]
+
+    def _index(self, ref: Ref) -> int | None:
+        for index, known in enumerate(self._refs):
+            if known is ref:
+                return index
+        return None
 
     def tell_all(self, message: Any) -> list[Ref]:
         """Tell every listener ``message``; drop and return those that are dead."""
@@ -59,10 +74,14 @@ class Listeners:
             try:
                 ref.tell(message)
             except ActorDeadError:
-                self._refs.remove(ref)
+                self.remove(ref)
                 dead.append(ref)
+            except BaseException as exc:  # a listener must not break the FSM telling it
+                self.remove(ref)
+                log.warning(
+                    "listener_failed",
+                    listener=safe_repr(ref),
+                    message=safe_repr(message),
+                    error=safe_repr(exc),
+                )
         return dead
-
-    def clear(self) -> None:
-        """Forget every listener."""
-        self._refs.clear()

@@ -7,6 +7,7 @@ characters.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 REPR_LIMIT = 500
@@ -14,10 +15,18 @@ REPR_LIMIT = 500
 
 
 def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
-    """``repr(value)``, never raising and at most ``limit`` characters (plus a marker)."""
+    """``repr(value)``, never raising and at most ``limit`` characters (plus a marker).
+
+    Whatever a ``__repr__`` raises, ``SystemExit`` included, becomes a
+    placeholder naming the exception: reports are rendered on the threads that
+    run FSMs, where an escaping exception would leave the FSM half-stopped.
+    The one exception is a ``KeyboardInterrupt`` on the main thread, which is
+    the user's Ctrl-C and must still stop the program.
+    """
     try:
         text = repr(value)
-    except Exception as exc:  # a broken __repr__ must not break the report
+    except BaseException as exc:  # a broken __repr__ must not break the report
+        _keep_ctrl_c(exc)
         return f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
     if not isinstance(text, str):
         return f"<unrepresentable {type(value).__name__}>"
@@ -33,5 +42,12 @@ def state_label(state: Any) -> str:
         return name
     try:
         return str(state)
-    except Exception:
+    except BaseException as exc:
+        _keep_ctrl_c(exc)
         return safe_repr(state)
+
+
+def _keep_ctrl_c(exc: BaseException) -> None:
+    """Re-raise ``exc`` if it is the user's Ctrl-C: a ``KeyboardInterrupt`` on the main thread."""
+    if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+        raise exc

@@ -193,13 +193,26 @@ class Stopping:
             self._state_timer.cancel()
 
     def _run_hook(self, name: str, hook: Callable[..., object], *args: Any) -> None:
+        """Run a stopping hook; whatever it raises is logged once and the FSM stops all the same.
+
+        That includes ``SystemExit`` and ``KeyboardInterrupt``: a hook runs on a
+        dispatcher's thread, where ``sys.exit()`` would end only that thread (as
+        in any Python thread, and as in a pykka actor's ``on_stop``) and a
+        ``KeyboardInterrupt`` is never the user's Ctrl-C (signals reach only the
+        main thread). Letting either escape would leave the FSM half-stopped:
+        registered, its askers unanswered, its worker gone. So it is reported as
+        ``hook_failed`` with its traceback, the FSM finishes stopping with the
+        reason it had, and the program goes on; a program that must exit says so
+        from its main thread.
+        """
         self._current_msg = f"<{name}>"
         self._busy_since = time.monotonic()
         try:
             hook(*args)
-        except Exception:
+        except BaseException:
             log.exception("hook_failed", hook=name, actor=str(self))
-        self._busy_since = None
+        finally:
+            self._busy_since = None
 
 
 def rejecter(ref: Any, supervision: SupervisionHooks | None) -> Callable[[Envelope[Any]], None]:
@@ -248,10 +261,10 @@ def _stop_all_at_exit(grace: float) -> None:
             actor=str(ref),
             state=safe_repr(getattr(fsm, "_state", None)),
             fsm_event=safe_repr(getattr(fsm, "_current_msg", None)),
-            grace=grace,
+            grace=round(grace, 3),
         )
     if len(stuck) > 10:
-        log.warning("fsms_still_running_at_exit", count=len(stuck), grace=grace)
+        log.warning("fsms_still_running_at_exit", count=len(stuck), grace=round(grace, 3))
 
 
 dispatch.on_exit(_stop_all_at_exit)

@@ -4,10 +4,21 @@ Timers and state timeouts (checked against their generation), pykka's stop
 request and proxy calls, transition subscriptions, death watch, the test
 kit's settle marker and the first turn's ``on_start``. The engine dispatches
 them through :data:`SYSTEM_MESSAGES`, one dict lookup per message.
+
+Each handler is guarded, because each can run user code or carry a user
+object: a subscription or watch request that cannot be served (a subscriber
+or watcher that is no ref, or whose first ``tell`` raises) is *refused*: one
+``system_message_refused`` warning, its asker gets the error, the FSM goes
+on. Anything else raised while serving an internal message (a proxied method
+raising ``SystemExit``, a timer name whose ``__eq__`` raises) *fails the FSM*
+as a handler failure does: one failure report, askers answered, watchers
+told. Never a dead worker thread or a hanging ``ask``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import sys
 import time
 from collections.abc import Callable
@@ -62,6 +73,7 @@ class SystemMessages:
         _watchers: Listeners | None
         _current_msg: Any
         _busy_since: float | None
+        _terminated: bool
         actor_ref: pykka.ActorRef[Any]
 
         def _handle_event(self, message: Any, reply_to: Any) -> None: ...
@@ -115,7 +127,7 @@ class SystemMessages:
             envelope.reply_to.set(result)
 
     def _on_subscribe(self, envelope: Envelope[Any]) -> None:
-        subscriber = envelope.message.subscriber
+        subscriber = _checked_ref(envelope.message.subscriber, envelope.message)
         try:
             subscriber.tell(CurrentState(self.actor_ref, self._state))
         except ActorDeadError:
@@ -140,9 +152,10 @@ class SystemMessages:
     def _on_watch(self, envelope: Envelope[Any]) -> None:
         request: death_watch.Watch = envelope.message
         if request.watching:
+            watcher = _checked_ref(request.watcher, request)
             if self._watchers is None:
                 self._watchers = Listeners()
-            self._watchers.add(request.watcher)
+            self._watchers.add(watcher)
         elif self._watchers is not None:
             self._watchers.remove(request.watcher)
         _answer(envelope)
@@ -150,22 +163,89 @@ class SystemMessages:
     def _on_settle(self, envelope: Envelope[Any]) -> None:
         envelope.message.future.set_result(None)
 
+    def _refuse(self, envelope: Envelope[Any], exc: Exception) -> None:
+        """An internal request that cannot be served: one warning, the asker gets ``exc``."""
+        log.warning(
+            "system_message_refused",
+            actor=str(self),
+            message=safe_repr(envelope.message),
+            error=safe_repr(exc),
+        )
+        _answer_with(envelope, exc)
+
+    def _internal_failed(self, envelope: Envelope[Any], exc: BaseException) -> None:
+        """Serving an internal message raised: fail the FSM as a handler failure would."""
+        self._busy_since = None
+        if not self._terminated:
+            self._fail(exc, envelope.message, envelope.reply_to)
+            return
+        # Raised while stopping or after: the FSM is stopped already, say so once.
+        log.error(
+            "system_message_failed",
+            actor=str(self),
+            message=safe_repr(envelope.message),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        _answer_with(envelope, exc)
+
+
+def _checked_ref(ref: Any, request: Any) -> Any:
+    """``ref``, the subscriber or watcher in ``request``; ``TypeError`` if it has no ``tell``."""
+    if not callable(getattr(ref, "tell", None)):
+        msg = f"{type(request).__name__} needs an actor ref (with tell), got {safe_repr(ref)}"
+        raise TypeError(msg)
+    return ref
+
 
 def _answer(envelope: Envelope[Any]) -> None:
     if envelope.reply_to is not None:
         envelope.reply_to.set(None)
 
 
+def _answer_with(envelope: Envelope[Any], exc: BaseException) -> None:
+    """Fail the envelope's ask with ``exc``, unless it was answered already."""
+    reply_to = envelope.reply_to
+    if reply_to is not None:
+        with contextlib.suppress(queue.Full):
+            reply_to.set_exception((type(exc), exc, exc.__traceback__))
+
+
+Served = Callable[[Any, Any], None]
+"""An engine method serving an internal message: ``(fsm, envelope)`` (a timer is its envelope)."""
+
+
+def _guarded(serve: Served, *, refusable: bool = False) -> Served:
+    """``serve`` with the guard every internal message gets (see the module docstring).
+
+    ``refusable``: an ``Exception`` refuses the request instead of failing the FSM.
+    """
+
+    def guarded(fsm: Any, envelope: Any) -> None:
+        try:
+            serve(fsm, envelope)
+        except Exception as exc:
+            if refusable:
+                fsm._refuse(envelope, exc)
+            else:
+                fsm._internal_failed(envelope, exc)
+        except BaseException as exc:
+            fsm._internal_failed(envelope, exc)
+
+    guarded.__qualname__ = serve.__qualname__
+    guarded.__doc__ = serve.__doc__
+    return guarded
+
+
 SYSTEM_MESSAGES: dict[type, Callable[[Any, Any], None]] = {
-    ActorStop: SystemMessages._on_stop_request,
-    StateTimeoutFired: SystemMessages._on_state_timeout,
-    NamedTimer: SystemMessages._on_timer,
-    ProxyCall: SystemMessages._on_proxy,
-    ProxyGetAttr: SystemMessages._on_proxy,
-    ProxySetAttr: SystemMessages._on_proxy,
-    SubscribeTransitionCallBack: SystemMessages._on_subscribe,
-    UnsubscribeTransitionCallBack: SystemMessages._on_unsubscribe,
-    death_watch.Watch: SystemMessages._on_watch,
-    Settle: SystemMessages._on_settle,
+    ActorStop: _guarded(SystemMessages._on_stop_request),
+    StateTimeoutFired: _guarded(SystemMessages._on_state_timeout),
+    NamedTimer: _guarded(SystemMessages._on_timer),
+    ProxyCall: _guarded(SystemMessages._on_proxy),
+    ProxyGetAttr: _guarded(SystemMessages._on_proxy),
+    ProxySetAttr: _guarded(SystemMessages._on_proxy),
+    SubscribeTransitionCallBack: _guarded(SystemMessages._on_subscribe, refusable=True),
+    UnsubscribeTransitionCallBack: _guarded(SystemMessages._on_unsubscribe, refusable=True),
+    death_watch.Watch: _guarded(SystemMessages._on_watch, refusable=True),
+    Settle: _guarded(SystemMessages._on_settle),
 }
-"""Messages that are not events, and the engine method that serves each."""
+"""Messages that are not events, and the (guarded) engine method that serves each."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -185,13 +186,35 @@ def settle(ref: pykka.ActorRef[Any], timeout: float = DEFAULT_TIMEOUT) -> None:
         raise AssertionError(msg) from None
 
 
-def stop_actors_started_since(before: set[str], timeout: float = 5.0) -> None:
-    """Stop every registered actor whose urn is not in ``before`` (newest first)."""
+@dataclass(frozen=True, slots=True)
+class LeftRunning:
+    """The actors :func:`stop_actors_started_since` found running (as ``str(ref)``)."""
+
+    stopped: tuple[str, ...]
+    """Those it stopped."""
+    still_running: tuple[str, ...]
+    """Those that had not stopped when the timeout ran out (stuck in a handler, say)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.stopped or self.still_running)
+
+
+def stop_actors_started_since(before: set[str], timeout: float = 5.0) -> LeftRunning:
+    """Stop every registered actor whose urn is not in ``before`` (newest first).
+
+    Waits at most ``timeout`` seconds in all, and returns which actors were
+    found running, and which of them were still running when it gave up.
+    """
     started = [ref for ref in pykka.ActorRegistry.get_all() if ref.actor_urn not in before]
-    futures = [ref.stop(block=False) for ref in reversed(started)]
+    futures = [(ref, ref.stop(block=False)) for ref in reversed(started)]
     deadline = time.monotonic() + timeout
-    for future in futures:
+    stopped, still_running = [], []
+    for ref, future in futures:
         try:
-            future.get(timeout=max(0.0, deadline - time.monotonic()))
+            was_running = future.get(timeout=max(0.0, deadline - time.monotonic()))
         except pykka.Timeout:
+            still_running.append(str(ref))
             continue
+        if was_running:  # False: it had stopped by itself meanwhile
+            stopped.append(str(ref))
+    return LeftRunning(tuple(stopped), tuple(still_running))

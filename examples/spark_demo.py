@@ -53,6 +53,7 @@ from actors.spark.protocol import (
     WriteObject,
 )
 from actors.spark.simulator import Fault, FaultKind, Simulator
+from examples import spark_http_demo
 
 D, C, A, S = Phase.DISCONNECTED, Phase.CONNECTED, Phase.ACKNOWLEDGED, Phase.SYNCHRONIZED
 
@@ -343,6 +344,7 @@ def main() -> None:
             recoveries.append(Recovery("restart", noticed, recovered, "backoff, then resync"))
             noticed, recovered = incompatible(client, simulator, phases)
             recoveries.append(Recovery("proto-version", noticed, recovered, "parked, then fixed"))
+            spark_http_demo.run(connector)
         finally:
             connector.stop()
             printer.stop()

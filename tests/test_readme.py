@@ -2,34 +2,57 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import subprocess
 import sys
 from typing import Any
 
+import pykka
 import pytest
 
 from actorfsm.testing import Probe, VirtualClock
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
+SCRIPT_TIMEOUT = 30.0
+"""Seconds the twenty lines get to run as a script: a clean run takes about one."""
+
 
 def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 
 
-def test_the_twenty_line_example_runs() -> None:
+def test_the_twenty_line_example_runs_and_stops_what_it_starts() -> None:
+    before = {ref.actor_urn for ref in pykka.ActorRegistry.get_all()}
     namespace: dict[str, Any] = {}
-    exec(python_blocks()[0], namespace)  # ends with: assert ref.ask("coin") == "open"
-    namespace["ref"].stop()
+    exec(python_blocks()[0], namespace)  # asserts ref.ask("coin") == "open"
+    assert not namespace["ref"].is_alive()
+    assert {ref.actor_urn for ref in pykka.ActorRegistry.get_all()} == before
+
+
+def test_the_twenty_line_example_ends_by_itself_as_a_script(tmp_path: pathlib.Path) -> None:
+    script = tmp_path / "turnstile.py"
+    script.write_text(python_blocks()[0])
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ACTORFSM_")}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == ""  # nothing left for the exit path to stop or report
 
 
 def test_the_test_kit_example_passes(probe: Probe, virtual_clock: VirtualClock) -> None:
     first, second = python_blocks()[:2]
     namespace: dict[str, Any] = {}
     exec(first, namespace)
-    namespace["ref"].stop()
     exec(second, namespace)
     namespace["test_closes_after_five_seconds"](probe, virtual_clock)
 

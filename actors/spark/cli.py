@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging as stdlib_logging
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -25,10 +26,12 @@ import structlog
 
 from actorfsm.logging import configure
 from actors.malloc_arenas import limit_malloc_arenas
+from actors.spark import client_cli
 from actors.spark.config import MIN_SECONDS, ConnectorConfig
 from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED, SparkConnector
 from actors.spark.datastore import DatastoreError, default_path
 from actors.spark.discovery import MODES, DiscoveryConfig, check_device_url, tcp_url
+from actors.spark.service import Service, ServiceOptions, add_arguments, options_of
 from actors.spark.simulator import Simulator
 from actors.stop_signal import StopSignal
 
@@ -179,6 +182,7 @@ def parser() -> argparse.ArgumentParser:
             default=getattr(defaults, field),
             help=f"{text} (default: %(default)s; at least {MIN_SECONDS:g})",
         )
+    add_arguments(p)
     return p
 
 
@@ -213,6 +217,9 @@ def _bridge_stdlib_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the connector until Ctrl-C or SIGTERM; return the exit code (see the module)."""
     limit_malloc_arenas()  # before any thread: a long run's memory must not creep
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments and arguments[0] in client_cli.COMMANDS:
+        return client_cli.main(arguments)  # a client of a running service's API
     p = parser()
     args = p.parse_args(argv)
     if args.device is not None:
@@ -243,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             simulator = Simulator(tcp=None, pty=True).start()
             config = replace(config, device_url=simulator.pty_path)  # it logs where it is
         try:
-            code = _run(config, discovery, args.allow_any_url, finished)
+            code = _run(config, discovery, args.allow_any_url, finished, options_of(args))
         finally:
             if simulator is not None:
                 simulator.stop()
@@ -256,8 +263,10 @@ def _run(
     discovery: DiscoveryConfig,
     allow_any_url: bool,
     finished: StopSignal,
+    options: ServiceOptions,
 ) -> int:
-    """Start the connector, wait for a signal or its failure, stop it; return the exit code."""
+    """Start the connector and its service, wait for a signal or its failure, stop them;
+    return the exit code."""
     try:
         connector = SparkConnector.start(
             config,
@@ -268,6 +277,13 @@ def _run(
     except (DatastoreError, OSError) as error:
         log.error("start_failed", error=str(error))
         return EXIT_FAILED
+    try:
+        service = Service.start(connector, options)
+    except OSError as error:
+        log.error("http_start_failed", error=str(error))
+        connector.stop()
+        return EXIT_FAILED
     finished.wait()  # set by SIGINT/SIGTERM or by the connector giving up
+    service.stop()
     connector.stop()
     return connector.exit_code

@@ -202,6 +202,14 @@ class Datastore:
                 (device_id.lower(), object_id, name),
             )
 
+    def delete_block_name(self, device_id: str, object_id: int) -> None:
+        """Forget the name of block ``object_id`` of controller ``device_id`` (if it has one)."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM block_names WHERE device_id = ? AND object_id = ?",
+                (device_id.lower(), object_id),
+            )
+
     def close(self) -> None:
         """Close the file."""
         with self._lock:

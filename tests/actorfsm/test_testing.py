@@ -1,4 +1,4 @@
-"""The test kit: Probe, VirtualClock, settle and the pytest plugin."""
+"""The test kit: Probe, VirtualClock and settle (the pytest plugin: test_pytest_plugin.py)."""
 
 from __future__ import annotations
 
@@ -127,33 +127,3 @@ def test_without_virtual_clock_real_time_drives_timers(probe: Probe) -> None:
 
     Fast.start(probe.ref)
     probe.expect_msg((S.ONE, S.TWO), timeout=2)
-
-
-def test_the_plugin_provides_fixtures_and_stops_a_tests_actors(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import enum
-        from actorfsm import FSM, stay
-        from actorfsm.testing import Probe
-
-        class S(enum.Enum):
-            A = 1
-
-        class Idle(FSM):
-            def __init__(self):
-                super().__init__()
-                self.start_with(S.A, None)
-                self.when(S.A, lambda e: stay())
-
-        REFS = []
-
-        def test_uses_fixtures(probe, virtual_clock):
-            assert isinstance(probe, Probe)
-            REFS.append(Idle.start())
-
-        def test_previous_actor_was_stopped():
-            assert REFS and not REFS[0].is_alive()
-        """
-    )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)

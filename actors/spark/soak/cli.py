@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--clients", type=_positive_int, default=4, help="client threads sending commands (4)"
     )
+    parser.add_argument(
+        "--via",
+        choices=("api", "http"),
+        default="api",
+        help="the clients' commands go through the in-process API or the HTTP API (api)",
+    )
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures here")
     return parser
 
@@ -70,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration=args.duration,
         transport=args.transport,
         clients=args.clients,
+        via=args.via,
         echo=sys.stderr,
         progress=sys.stderr,
     )

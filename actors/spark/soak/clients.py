@@ -17,6 +17,7 @@ import collections
 import random
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pykka
@@ -24,6 +25,7 @@ import pykka
 from actors.spark.config import ConnectorConfig
 from actors.spark.connector import REPLY_MARGIN, SparkConnector
 from actors.spark.errors import CommandFailed, IncompatibleFirmware, NotConnected, SparkError
+from actors.spark.http_client import HttpCommands
 from actors.spark.protocol import (
     SYSINFO_ID,
     SYSINFO_TYPE,
@@ -56,6 +58,10 @@ EXAMPLES = 5
 _SYSTEM_TYPES = {SYSINFO_ID: SYSINFO_TYPE, TICKS_ID: TICKS_TYPE}
 
 
+CommandPath = SparkConnector | HttpCommands
+"""Where a client's commands go: the in-process API, or the HTTP API (``--via http``)."""
+
+
 def lost_after(config: ConnectorConfig, timeout: float | None = None) -> float:
     """Seconds after which a command with ``timeout`` (default: the config's) counts as lost.
 
@@ -79,6 +85,7 @@ class CommandTally:
     unclear: int = 0
     lost: int = 0
     wrong: int = 0
+    slowest_s: float = 0.0
     examples: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -102,15 +109,16 @@ def may_have_run(error: BaseException) -> bool:
 
 
 def run_command(
-    connector: SparkConnector, request: Request, tally: CommandTally, timeout: float | None = None
+    connector: CommandPath, request: Request, tally: CommandTally, timeout: float | None = None
 ) -> Reply | BaseException | None:
     """Run ``request``; the reply, or the error it failed with (counted in ``tally`` either way)."""
     tally.sent += 1
     bound = lost_after(connector.config, timeout)
+    started = time.monotonic()
     future = connector.execute(request, block=False, timeout=timeout)
     try:
         reply = future.get(timeout=bound)
-    except pykka.Timeout as lost:
+    except pykka.Timeout as lost:  # the HTTP path: no answer within its timeout + 1 s
         tally.lost += 1
         tally.note(f"lost: {request!r} unanswered after {bound} s")
         return lost
@@ -122,6 +130,8 @@ def run_command(
         tally.unclear += 1
         tally.note(f"unclear: {request!r} failed with {error!r}")
         return error
+    finally:
+        tally.slowest_s = max(tally.slowest_s, time.monotonic() - started)
     tally.answered += 1
     return reply
 
@@ -130,7 +140,7 @@ class CommandClient(threading.Thread):
     """Sends commands through ``connector`` until ``stopping`` is set, checking every answer."""
 
     def __init__(
-        self, connector: SparkConnector, index: int, seed: int, stopping: threading.Event
+        self, connector: CommandPath, index: int, seed: int, stopping: threading.Event
     ) -> None:
         super().__init__(name=f"soak-client-{index}", daemon=True)
         self.connector = connector

@@ -65,6 +65,7 @@ class CommandFigures:
     unclear: int = 0
     lost: int = 0
     answered_wrongly: int = 0
+    slowest_client_response_s: float = 0.0
     examples: list[str] = field(default_factory=list)
 
 
@@ -125,6 +126,8 @@ class Figures:
     logs: LogFigures = field(default_factory=LogFigures)
     resources: ResourceFigures = field(default_factory=ResourceFigures)
     aborted: str | None = None
+    via: str = "api"
+    """How the clients sent their commands: ``api`` (in-process) or ``http`` (the HTTP API)."""
 
     @property
     def injected(self) -> int:

@@ -67,7 +67,8 @@ def table(figures: Figures) -> str:
     lines = [
         f"Spark connector soak: seed {figures.seed}, {figures.injected}/"
         f"{figures.faults_requested} faults in {figures.episodes} episodes over "
-        f"{figures.transport}, {figures.clients} clients, {figures.elapsed_s:.1f} s",
+        f"{figures.transport}, {figures.clients} clients via {figures.via}, "
+        f"{figures.elapsed_s:.1f} s",
         "",
         *_faults(figures),
         f"  not recovered {figures.unrecovered}, incompatible controllers accepted "
@@ -77,6 +78,7 @@ def table(figures: Figures) -> str:
         f"failed {sum(commands.failed.values())}, lost {commands.lost}, "
         f"answered wrongly {commands.answered_wrongly}, unclear errors {commands.unclear}",
         f"    failed by error: {_counts(commands.failed)}",
+        f"    slowest client response {commands.slowest_client_response_s:.2f} s",
         *(f"    {example}" for example in commands.examples),
         f"  phase changes: {phases.changes} ({_counts(phases.entered)}); illegal applied "
         f"{phases.illegal_applied}, illegal refused {phases.illegal_refused}",

@@ -16,6 +16,11 @@ a time:
    answer is the recovery time (a client command is answered only while
    SYNCHRONIZED).
 
+With ``via="http"`` (``--via http``) the clients send every command through
+the HTTP API, served from this process on a free loopback port, each over its
+own kept-alive connection; an answer that does not come within the command's
+timeout plus a second counts as lost. The recovery probes stay in-process.
+
 The error lines logged from one episode's end to the next's are that failure
 streak's. At the end the clients stop, then the connector, then the
 simulator, and the process is sampled once more.
@@ -38,10 +43,18 @@ import pykka
 from actors.spark.config import ConnectorConfig
 from actors.spark.connector import SparkConnector
 from actors.spark.errors import SparkError
+from actors.spark.http_client import HttpCommands
 from actors.spark.phase import Phase
 from actors.spark.protocol import Noop
+from actors.spark.service import Service, ServiceOptions
 from actors.spark.simulator import DEFAULT_HANDSHAKE, Fault, FaultKind, Simulator
-from actors.spark.soak.clients import CommandClient, CommandTally, lost_after, run_command
+from actors.spark.soak.clients import (
+    CommandClient,
+    CommandPath,
+    CommandTally,
+    lost_after,
+    run_command,
+)
 from actors.spark.soak.figures import (
     MAX_ERROR_LINES_PER_STREAK,
     CommandFigures,
@@ -56,6 +69,7 @@ from actors.spark.soak.resources import Resources
 from actors.spark.soak.schedule import IDENTITY, INCOMPATIBLE, Episode, episodes
 
 Transport = Literal["pty", "tcp"]
+Via = Literal["api", "http"]
 
 TIMINGS = ConnectorConfig(
     None,
@@ -104,6 +118,7 @@ class SoakOptions:
     duration: float | None = None
     transport: Transport = "pty"
     clients: int = 4
+    via: Via = "api"
     echo: TextIO | None = None
     progress: TextIO | None = None
 
@@ -112,7 +127,9 @@ def run(options: SoakOptions) -> Figures:
     """Run one soak and return its figures (``problems(figures)`` gives the verdict)."""
     started = time.monotonic()
     before = Resources.sample()
-    figures = Figures(options.seed, options.transport, options.clients, options.faults)
+    figures = Figures(
+        options.seed, options.transport, options.clients, options.faults, via=options.via
+    )
     with (
         LogTally(echo=options.echo) as tally,
         tempfile.TemporaryDirectory(prefix="spark-soak-") as tmp,
@@ -161,6 +178,9 @@ class Soak:
         self.figures = figures
         self.phases = PhaseLog()
         self.connector: SparkConnector | None = None
+        self.service: Service | None = None
+        self.paths: list[HttpCommands] = []
+        """With ``via`` http: each client's connection to the HTTP API."""
         self.recorder: pykka.ActorRef[PhaseRecorder] | None = None
         self.stopping = threading.Event()
         self.clients: list[CommandClient] = []
@@ -179,7 +199,7 @@ class Soak:
         connector.subscribe(self.recorder)
         connector.wait_for(Phase.SYNCHRONIZED, START_BOUND)
         self.clients = [
-            CommandClient(connector, index, self.options.seed, self.stopping)
+            CommandClient(self.path(connector), index, self.options.seed, self.stopping)
             for index in range(self.options.clients)
         ]
         for client in self.clients:
@@ -192,12 +212,29 @@ class Soak:
         self.streaks[self.error_mark] += 1  # the start's
         self.figures.resources.start = Resources.sample()
 
+    def path(self, connector: SparkConnector) -> CommandPath:
+        """Where a client sends its commands: the connector, or (``via`` http) the HTTP API,
+        served on a free loopback port from the first call on."""
+        if self.options.via == "api":
+            return connector
+        if self.service is None:
+            self.service = Service.start(connector, ServiceOptions(http=("127.0.0.1", 0)))
+        assert self.service.http is not None
+        commands = HttpCommands(self.service.http.url, connector.config)
+        self.paths.append(commands)
+        return commands
+
     def stop(self) -> None:
-        """Stop the clients (each finishes its command), then the connector and the recorder."""
+        """Stop the clients (each finishes its command), the HTTP API if any, then the
+        connector and the recorder."""
         self.stopping.set()
         bound = lost_after(self.connector.config) if self.connector else 0.0
         for client in self.clients:
             client.join(bound + 1.0)
+        for commands in self.paths:
+            commands.close()
+        if self.service is not None:
+            self.service.stop()
         if self.connector is not None:
             if self.recorder is not None:
                 self.connector.unsubscribe(self.recorder)
@@ -340,6 +377,9 @@ class Soak:
         figures = self.figures
         commands = CommandFigures()
         failed: dict[str, int] = {}
+        commands.slowest_client_response_s = round(
+            max((client.tally.slowest_s for client in self.clients), default=0.0), 3
+        )
         for tally in [self.probes, *(client.tally for client in self.clients)]:
             commands.sent += tally.sent
             commands.succeeded += tally.answered - tally.wrong

@@ -51,6 +51,10 @@ st.register_type_strategy(
 
 EXAMPLES = int(os.environ.get("ACTORFSM_HYPOTHESIS_EXAMPLES", "1000"))
 
+# The spark-connector programs the tests start serve their HTTP API on a free
+# port, never on the default 5000 that another program on the machine may hold.
+os.environ.setdefault("SPARK_CONNECTOR_HTTP", "127.0.0.1:0")
+
 settings.register_profile(
     "spark-properties",
     max_examples=EXAMPLES,
