@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo ray-demo test lint typecheck pytest pytest-pinned test-pinned bench soak clean
+.PHONY: demo ray-demo test lint typecheck pytest pytest-pinned test-pinned bench soak clean system-tools browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,15 +41,27 @@ $(MOSQUITTO):
 			apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; \
 	else echo "not root: install mosquitto for the MQTT tests (apt-get install mosquitto)"; fi
 
-pytest: $(STAMP_TEST) $(MOSQUITTO)
+pytest: $(STAMP_TEST) $(MOSQUITTO) system-tools
 	$(BIN)/python -m pytest -q
+
+# Debian packages the tests use: Chromium and its driver (the observer page's browser
+# tests, run by Selenium with no browser download) and promtool (the alert rules).
+# Installed once, as root or through sudo; nothing happens when they are present.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/promtool
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+APT_INSTALL := $(APT_GET) install -y --no-install-recommends chromium chromium-driver prometheus
+
+system-tools browser: $(SYSTEM_TOOLS)
+
+$(SYSTEM_TOOLS) &:
+	$(APT_INSTALL) || ($(APT_GET) update && $(APT_INSTALL))
 
 # The framework's tests again with every FSM on a dedicated thread, so both
 # runtimes stay correct (test-pinned runs the whole suite that way).
-pytest-pinned: $(STAMP_TEST)
+pytest-pinned: $(STAMP_TEST) system-tools
 	ACTORFSM_DISPATCHER=pinned $(BIN)/python -m pytest -q tests/actorfsm tests/actors/test_buncher.py
 
-test-pinned: $(STAMP_TEST)
+test-pinned: $(STAMP_TEST) system-tools
 	ACTORFSM_DISPATCHER=pinned $(BIN)/python -m pytest -q
 
 test: lint typecheck pytest pytest-pinned
@@ -62,4 +74,4 @@ soak: $(STAMP_RUN)
 	$(BIN)/python -m actors.spark.soak $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts

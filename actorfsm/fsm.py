@@ -51,6 +51,7 @@ from typing import Any, ClassVar, Generic, Self
 import pykka
 
 from actorfsm import dispatch, pykka_seam, stuck
+from actorfsm import metric_hooks as _metrics
 from actorfsm.declaration import D, Declarations, Handler, S, TransitionHandler
 from actorfsm.dsl import NO_MODS, STAY, UNSET, Kind, NextState, Unset
 from actorfsm.listeners import Listeners
@@ -143,7 +144,8 @@ class FSM(
         Runs in the caller's thread; nothing is handled until ``start()``.
         """
         self.actor_urn = f"{_URN_PREFIX}{next(_serials):012x}"
-        self.actor_inbox = Mailbox(self, dispatch.for_fsm(self.dispatcher, type(self).__name__))
+        dispatcher = dispatch.for_fsm(self.dispatcher, type(self).__name__)
+        self.actor_inbox = _metrics.mailbox(self, dispatcher)  # metrics hook: maybe a counting one
         self.actor_stopped = StoppedFlag()
         self._actor_ref = FSMRef(self)
         self._handlers: dict[Any, tuple[Handler, ...]] = {}
@@ -384,6 +386,8 @@ class FSM(
     def _enter(self, old_state: Any, next_state: Any) -> None:
         """Complete a real state change: caches, metrics, subscribers, postponed events."""
         now = self._busy_since or _monotonic()  # the event's start: no second clock read
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.transition(self, old_state, next_state, now - self._entered_at)
         if self._state_entries is None:  # the first transition: the initial entry counts
             initial = {} if self._initial is None else {self._initial[0]: 1}
             self._state_entries, self._state_time, self._transition_counts = initial, {}, {}

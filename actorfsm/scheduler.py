@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Protocol
 
 import structlog
 
+from actorfsm import metric_hooks as _metrics
 from actorfsm import runners
 from actorfsm.pykka_seam import Envelope
 
@@ -179,6 +180,8 @@ class Scheduler:
         mailboxes posted to.
         """
         batches: dict[Any, list[Envelope[Any]]] = {}
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.timers_fired(entries, now)
         for _due, token, target in entries:
             try:
                 delivery = target.fire(self, token, now)

@@ -17,6 +17,7 @@ import structlog
 from pykka import ActorDeadError
 
 from actorfsm import death_watch, dispatch, pykka_seam
+from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import UNSET
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure, Normal, Reason, StopEvent
@@ -119,6 +120,8 @@ class Stopping:
         gave ``stop(Failure(cause))``. A supervisor reports a non-exception
         cause itself when it sees the child's ``Terminated``.
         """
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.failure(self, cause)
         fields = {
             "actor": str(self),
             "state": safe_repr(self._state),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import STAY, NextState
 from actorfsm.messages import Event
 from actorfsm.rendering import safe_repr
@@ -52,6 +53,8 @@ class Tracing:
         )
 
     def _handle_unhandled(self, event: Event) -> NextState:
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.unhandled(self)
         if self._unhandled is not None:
             result = self._unhandled(event)
             if result is not None:

@@ -15,15 +15,9 @@ on the host's load.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
-import importlib
-import pathlib
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +29,7 @@ from benchmarks.harness import (
     LAYOUTS,
     has_callgrind,
     instructions_per_item,
+    load_engine_at,
     print_machine,
     print_ratio,
     side_by_side,
@@ -66,7 +61,7 @@ COMPARISONS = (
 def side(name: str) -> type[Any]:
     """The counter class a side of a comparison drains."""
     if name == "baseline":
-        baseline = load_baseline()
+        baseline = load_engine_at(BASELINE_REV)
         if baseline is None:
             msg = f"the engine at {BASELINE_REV} needs the git history"
             raise LookupError(msg)
@@ -77,30 +72,6 @@ def side(name: str) -> type[Any]:
         "unwatched": UnwatchedCounter,
     }
     return sides[name]
-
-
-@functools.cache
-def load_baseline() -> Any | None:
-    """Import the engine at ``BASELINE_REV`` as a package ``actorfsm_baseline``."""
-    root = pathlib.Path(__file__).resolve().parent.parent
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(root), "archive", BASELINE_REV, "actorfsm"],
-            check=True,
-            capture_output=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    target = pathlib.Path(tempfile.mkdtemp(prefix="actorfsm-baseline-"))
-    atexit.register(shutil.rmtree, target, ignore_errors=True)
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    package = target / "actorfsm_baseline"
-    (target / "actorfsm").rename(package)
-    for source in package.glob("*.py"):
-        text = source.read_text().replace("from actorfsm", "from actorfsm_baseline")
-        source.write_text(text.replace("import actorfsm", "import actorfsm_baseline"))
-    sys.path.insert(0, str(target))
-    return importlib.import_module("actorfsm_baseline")
 
 
 def compare(label: str, target: str, subject: str, reference: str) -> None:

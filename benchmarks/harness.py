@@ -10,7 +10,10 @@ figure to print beside it.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
+import functools
+import importlib
 import os
 import pathlib
 import platform
@@ -20,6 +23,36 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from typing import Any
+
+
+@functools.cache
+def load_engine_at(rev: str) -> Any | None:
+    """Import the ``actorfsm`` package at git revision ``rev`` as ``actorfsm_<rev>``.
+
+    ``None`` without the git history. Comparisons against an older engine
+    (``counter_class(load_engine_at(rev))``) measure what a change costs.
+    """
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", rev, "actorfsm"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    name = f"actorfsm_{rev}"
+    target = pathlib.Path(tempfile.mkdtemp(prefix="actorfsm-baseline-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    package = target / name
+    (target / "actorfsm").rename(package)
+    for source in package.rglob("*.py"):
+        text = source.read_text().replace("from actorfsm", f"from {name}")
+        source.write_text(text.replace("import actorfsm", f"import {name}"))
+    sys.path.insert(0, str(target))
+    return importlib.import_module(name)
 
 
 def print_machine(title: str) -> None:

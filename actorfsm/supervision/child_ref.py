@@ -41,6 +41,7 @@ import structlog
 from pykka import ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
 
 from actorfsm import death_watch, scheduler
+from actorfsm import metric_hooks as _metrics
 from actorfsm.death_watch import Watch
 from actorfsm.futures import Reply
 from actorfsm.mailbox import Mailbox
@@ -319,6 +320,8 @@ class ChildRef:
         """Count undeliverable tells; the first batch is logged, later ones only counted."""
         if count == 0:
             return
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.dead_letters(self.actor_class, self.name, count)
         with self._cond:
             self._dead_letters += count
             first = not self._dead_letters_logged

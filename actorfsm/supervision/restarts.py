@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 
+from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import NextState, goto, stay, stop
 from actorfsm.durations import seconds
 from actorfsm.fsm import FSM
@@ -95,6 +96,8 @@ class RestartSequence(FSM[SupervisorState, StopPlan | None]):
         a child that fails again while the others stop (it was restarting)
         joins its streak instead of being reported anew.
         """
+        if _metrics.sink is not None:  # metrics hook
+            _metrics.sink.give_up(self)
         return self._stop_children(self._names, give_up=cause)
 
     # -------------------------------------------------------------- stopping

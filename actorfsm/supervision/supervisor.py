@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
 
+from actorfsm import metric_hooks as _metrics
 from actorfsm import scheduler
 from actorfsm.death_watch import Terminated, watch
 from actorfsm.dsl import NextState, stay
@@ -191,6 +192,8 @@ class Supervisor(RestartSequence):
         child.restart_at = None
         if child.ever_started:
             child.monitor.restarts += 1
+            if _metrics.sink is not None:  # metrics hook
+                _metrics.sink.restart(self, child.spec.name)
         child.ever_started = True
         child.stop_requested = False
         child.reported = None
