@@ -296,17 +296,10 @@ class FSM(
             else:
                 handler = self._unhandled
                 result = self._handle_unhandled(event)
-            if result is STAY:
-                if reply_to is not None:
-                    reply_to.set(None)
-                if self._current_timeout is not None:
-                    self._arm_state_timeout(self._current_timeout)
-            elif (
-                result.__class__ is NextState
-                and result[0] is _STAY_KIND
-                and ((mods := result[3]) is NO_MODS)
+            if result is STAY or (
+                result.__class__ is NextState and result[0] is _STAY_KIND and result[3] is NO_MODS
             ):
-                # stay().using(data), the most common description after stay().
+                # stay() or stay().using(data): by far the most common outcomes.
                 if result[2] is not UNSET:
                     self._data = result[2]
                 if reply_to is not None:
@@ -316,7 +309,7 @@ class FSM(
             elif (
                 result.__class__ is NextState
                 and result[0] is _STAY_KIND
-                and not mods[3]
+                and not (mods := result[3])[3]
                 and mods[4] is UNSET
             ):
                 # A stay with other modifiers (.replying, .for_max): no transition.
