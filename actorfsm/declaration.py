@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from actorfsm.dsl import UNSET, NextState, Unset
-from actorfsm.durations import to_optional_timeout
+from actorfsm.durations import Duration, to_optional_timeout
 from actorfsm.messages import Event
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Declarations(Generic[S, D]):
         def _arm_state_timeout(self, timeout: float | Unset | None) -> None: ...
         def _warn_dead(self, subscribers: list[Any]) -> None: ...
 
-    def start_with(self, state: S, data: D, timeout: object = None) -> None:
+    def start_with(self, state: S, data: D, timeout: Duration | None = None) -> None:
         """Declare the initial state and data; ``timeout`` overrides the state's default once.
 
         As in Akka, ``None`` keeps the state's default and ``float("inf")``
@@ -59,7 +59,9 @@ class Declarations(Generic[S, D]):
         seconds = UNSET if timeout is None else to_optional_timeout(timeout, "start_with timeout")
         self._initial = (state, data, seconds)
 
-    def when(self, state: S, handler: Handler, state_timeout: object = UNSET) -> None:
+    def when(
+        self, state: S, handler: Handler, state_timeout: Duration | Unset | None = UNSET
+    ) -> None:
         """Add ``handler`` for ``state``; several handlers of a state are tried in order.
 
         ``state_timeout`` (seconds or ``timedelta``; ``None`` for none) sets the
@@ -74,7 +76,7 @@ class Declarations(Generic[S, D]):
             self._set_timeout(state, to_optional_timeout(state_timeout, "state_timeout"))
         self._refresh_current()
 
-    def set_state_timeout(self, state: S, timeout: object) -> None:
+    def set_state_timeout(self, state: S, timeout: Duration | None) -> None:
         """Change ``state``'s default timeout (``None`` for none) from now on."""
         _check_hashable(state)
         self._set_timeout(state, to_optional_timeout(timeout, "state timeout"))

@@ -12,7 +12,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
+
+
+class Watched(Protocol):
+    """What a runner's current FSM shows to the stuck-handler watcher and ``settle_all``.
+
+    The engine writes these on its hot path (a stamp per event); readers on
+    other threads only read them.
+    """
+
+    _busy_since: float | None
+    _stuck_since: float | None
+    _current_msg: object
+    _state: object
+
+    @property
+    def handler_warn_after(self) -> float | None:
+        """Seconds after which a call is reported stuck (``None``: never)."""
 
 
 class Pool(Protocol):
@@ -55,7 +72,7 @@ class Runner:
         self.dispatcher = dispatcher
         self.extra = extra
         self.ident = threading.get_ident()
-        self.current: Any = None  # the FSM whose messages this thread handles now
+        self.current: Watched | None = None  # the FSM whose messages this thread handles now
         # The next slot holds at most one mailbox. A deque, because another
         # thread may take it (popleft is atomic): the pool, when this worker
         # blocks in a handler.

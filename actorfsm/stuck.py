@@ -103,7 +103,7 @@ class StuckWatcher:
             pool.set_blocked(stuck_workers)
         self._end_window(now)
 
-    def _report(self, fsm: Any, since: float, now: float, frame: Any) -> None:
+    def _report(self, fsm: runners.Watched, since: float, now: float, frame: Any) -> None:
         message = fsm._current_msg
         with self._lock:
             if fsm._busy_since is not since:
@@ -132,7 +132,7 @@ class StuckWatcher:
             self._suppressed, self._suppressed_fsms = 0, set()
         log.warning("handler_stuck_summary", count=count, classes=classes)
 
-    def returned(self, fsm: Any, now: float) -> None:
+    def returned(self, fsm: runners.Watched, now: float) -> None:
         """Report that a reported call returned (exactly once, whoever notices first)."""
         with self._lock:
             since = fsm._stuck_since

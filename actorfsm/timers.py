@@ -16,7 +16,7 @@ import structlog
 
 from actorfsm import scheduler as _scheduler
 from actorfsm.dsl import UNSET, Unset
-from actorfsm.durations import to_seconds
+from actorfsm.durations import Duration, to_seconds
 from actorfsm.pykka_seam import Envelope
 from actorfsm.rendering import safe_repr
 from actorfsm.scheduler import Delivery, Scheduler, current
@@ -181,19 +181,19 @@ class TimerMethods:
         _trace: bool
         actor_inbox: Any
 
-    def start_single_timer(self, name: Hashable, msg: Any, delay: object) -> None:
+    def start_single_timer(self, name: Hashable, msg: Any, delay: Duration) -> None:
         """Send ``msg`` to this FSM once, after ``delay``; replaces a timer of that name."""
         self._start_timer(name, msg, to_seconds(delay, "timer delay"), NamedTimer.SINGLE)
 
-    def start_timer_with_fixed_delay(self, name: Hashable, msg: Any, delay: object) -> None:
+    def start_timer_with_fixed_delay(self, name: Hashable, msg: Any, delay: Duration) -> None:
         """Send ``msg`` repeatedly, ``delay`` after each previous sending."""
         self._start_timer(name, msg, _period(delay, "timer delay"), NamedTimer.FIXED_DELAY)
 
-    def start_timer_at_fixed_rate(self, name: Hashable, msg: Any, interval: object) -> None:
+    def start_timer_at_fixed_rate(self, name: Hashable, msg: Any, interval: Duration) -> None:
         """Send ``msg`` every ``interval``, catching up if the scheduler fell behind."""
         self._start_timer(name, msg, _period(interval, "timer interval"), NamedTimer.FIXED_RATE)
 
-    def set_timer(self, name: Hashable, msg: Any, interval: object, repeat: bool = False) -> None:
+    def set_timer(self, name: Hashable, msg: Any, interval: Duration, repeat: bool = False) -> None:
         """Akka's older API: a single timer, or a fixed-rate one when ``repeat``."""
         if repeat:
             self.start_timer_at_fixed_rate(name, msg, interval)
