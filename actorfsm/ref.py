@@ -28,6 +28,7 @@ from actorfsm.rendering import safe_repr
 log = structlog.get_logger("actorfsm")
 
 _flag_lock = threading.Lock()
+_STOP = ActorStop()  # a marker without fields: one serves every stop request
 
 
 class StoppedFlag:
@@ -86,7 +87,7 @@ class FSMRef(ActorRef[Any]):
     def stop(self, *, block: bool = True, timeout: float | None = None) -> Any:
         """Ask the FSM to stop after what is queued; ``True`` if it was running (as pykka)."""
         future = StopReply()
-        self._send(Envelope(ActorStop(), reply_to=future))
+        self._send(Envelope(_STOP, reply_to=future))
         if block:
             return future.get(timeout=timeout)
         return future

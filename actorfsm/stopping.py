@@ -155,10 +155,9 @@ class Stopping:
             return
         self._terminated = True
         self._cancel_all_timers()
-        stop_event = StopEvent(reason, self._state, self._data)
         handler = self._termination_handler
         if handler is not None:
-            self._run_hook("on_termination", handler, stop_event)
+            self._run_hook("on_termination", handler, StopEvent(reason, self._state, self._data))
         if isinstance(reason, Failure) and isinstance(reason.cause, BaseException):
             cause = reason.cause
             self._run_hook("on_failure", self.on_failure, type(cause), cause, cause.__traceback__)
@@ -169,7 +168,7 @@ class Stopping:
         death_watch.record_final_reason(ref, reason)
         # Postponed events were received first, then the mailbox; under a
         # supervisor both go, in that order, to the child's next incarnation.
-        reject = rejecter(ref, self._supervision)
+        reject = Rejecter(ref, self._supervision)
         postponed, self._postponed = self._postponed, None
         for envelope in postponed or ():
             reject(envelope)
@@ -215,25 +214,30 @@ class Stopping:
             self._busy_since = None
 
 
-def rejecter(ref: Any, supervision: SupervisionHooks | None) -> Callable[[Envelope[Any]], None]:
+class Rejecter:
     """What answers messages that reach a stopped FSM (holding its ref, not the FSM itself)."""
 
-    def reject(envelope: Envelope[Any]) -> None:
+    __slots__ = ("ref", "supervision")
+
+    def __init__(self, ref: Any, supervision: SupervisionHooks | None) -> None:
+        self.ref = ref
+        self.supervision = supervision
+
+    def __call__(self, envelope: Envelope[Any]) -> None:
+        """Answer or forward one late ``envelope``."""
         message = envelope.message
         if isinstance(message, NamedTimer | StateTimeoutFired):
             return  # this incarnation's timers died with it
         if isinstance(message, death_watch.Watch) and message.watching:
-            death_watch.notify(message.watcher, ref, death_watch.final_reason(ref))
+            death_watch.notify(message.watcher, self.ref, death_watch.final_reason(self.ref))
         elif message.__class__ is ActorStop and envelope.reply_to is not None:
             envelope.reply_to.set(None)
         elif isinstance(message, Settle):
             message.future.set_result(None)
-        elif supervision is not None:
-            supervision.forward(envelope)
+        elif self.supervision is not None:
+            self.supervision.forward(envelope)
         else:
             reject_envelope(envelope)
-
-    return reject
 
 
 def _stop_all_at_exit(grace: float) -> None:
