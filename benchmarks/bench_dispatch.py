@@ -58,6 +58,8 @@ class Idle(FSM[S, int]):
         match event:
             case Event("inc", n):
                 return stay().using(n + 1)
+            case Event("count?", n):
+                return stay().replying(n)
         return None
 
 
@@ -250,21 +252,6 @@ def compare_ping_pong() -> None:
 # -------------------------------------------------------------- fairness
 
 
-class Flooded(FSM[S, int]):
-    def __init__(self) -> None:
-        super().__init__()
-        self.start_with(S.ON, 0)
-        self.when(S.ON, self.on)
-
-    def on(self, event: Event) -> NextState | None:
-        match event:
-            case Event("inc", n):
-                return stay().using(n + 1)
-            case Event("count?", n):
-                return stay().replying(n)
-        return None
-
-
 class Ticker(FSM[S, None]):
     """Arms a timer when told and records how late it fired."""
 
@@ -286,7 +273,7 @@ class Ticker(FSM[S, None]):
 
 
 def fairness() -> None:
-    flooded = Flooded.start()
+    flooded = Idle.start()
     ticker_ref = Ticker.start()
     ticker = ticker_ref.proxy()
     inc = "inc"
