@@ -29,6 +29,7 @@ from typing import Any
 import pykka
 
 from actorfsm import FSM, Event, NextState, settle_all, stay
+from benchmarks.bench_engine import StringCounter as Idle
 from benchmarks.harness import print_machine, print_ratio
 
 IDLE_FSMS = int(os.environ.get("BENCH_IDLE_FSMS", "1000000"))
@@ -44,23 +45,6 @@ class S(enum.Enum):
 
 
 # ------------------------------------------------------------- idle FSMs
-
-
-class Idle(FSM[S, int]):
-    """The smallest useful FSM: one state, counting what it is told."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.start_with(S.ON, 0)
-        self.when(S.ON, self.on)
-
-    def on(self, event: Event) -> NextState | None:
-        match event:
-            case Event("inc", n):
-                return stay().using(n + 1)
-            case Event("count?", n):
-                return stay().replying(n)
-        return None
 
 
 class PlainIdle(pykka.ThreadingActor):
@@ -286,7 +270,7 @@ def fairness() -> None:
         ticker_ref.tell(("arm", 0.05))
         fired.wait(30)
         lates = ticker.late.get()
-    count = flooded.ask("count?", timeout=600)
+    count = flooded.ask("get", timeout=600)
     flooded.stop()
     ticker_ref.stop()
     print(
