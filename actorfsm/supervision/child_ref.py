@@ -293,13 +293,12 @@ class ChildRef:
             self._put = self._undeliverable
             watchers, self._watchers = self._watchers, []
             self._cond.notify_all()
-        tells = 0
+        # Tells first: a failed ask wakes its sender, whose next tell must not
+        # be counted (and logged) before these.
+        self._count_dead_letters(sum(1 for envelope in pending if envelope.reply_to is None))
         for envelope in pending:
-            if envelope.reply_to is None:
-                tells += 1
-            else:
+            if envelope.reply_to is not None:
                 self._fail_ask(envelope)
-        self._count_dead_letters(tells)
         for watcher in watchers:
             death_watch.notify(watcher, self, reason)
 

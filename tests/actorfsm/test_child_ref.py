@@ -184,7 +184,7 @@ def test_once_stopped_for_good_asks_fail_and_tells_are_logged_once_as_dead_lette
     assert ref.dead_letters == 4
     lines = [e for e in logs if e["event"] == "dead_letters"]
     assert [(e["child"], e["count"], e["log_level"]) for e in lines] == [("r", 3, "warning")]
-    assert not sup.is_alive()
+    assert sup.actor_stopped.wait(5)
 
 
 def test_tells_after_an_orderly_stop_are_dead_letters_at_debug_level() -> None:

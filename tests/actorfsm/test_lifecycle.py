@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from typing import Any
 
 import pykka
@@ -102,10 +103,26 @@ class Boom(Exception):
     pass
 
 
+class Gate:
+    """Where a handler blocks until the test opens it; ``entered`` says it got there.
+
+    A test moving virtual time waits for ``entered`` first: only a handler
+    already blocking when the clock moves is taken as blocked, not waited for.
+    """
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def hold(self) -> None:
+        self.entered.set()
+        self.opened.wait(5)
+
+
 class Service(FSM[S, None]):
     """A child that fails, blocks or blocks its start when told to."""
 
-    def __init__(self, start_gate: threading.Event | None = None) -> None:
+    def __init__(self, start_gate: Gate | None = None) -> None:
         super().__init__()
         self.start_gate = start_gate
         self.start_with(S.SERVING, None)
@@ -113,14 +130,14 @@ class Service(FSM[S, None]):
 
     def on_start(self) -> None:
         if self.start_gate is not None:
-            self.start_gate.wait(5)
+            self.start_gate.hold()
 
     def serving(self, event: Event) -> Any:
         match event.event:
             case "boom":
                 raise Boom("runtime error")
             case ("hold", gate):
-                gate.wait(5)
+                gate.hold()
         return stay()
 
 
@@ -130,12 +147,12 @@ def supervise(*specs: ChildSpec, **kwargs: Any) -> tuple[pykka.ActorRef[Any], li
     wait = kwargs.pop("wait", True)
     sup = Supervisor.start(strategy, list(specs), **kwargs)
     refs = [sup.ask(GetChild(spec.name)) for spec in specs]
-    if wait:
-        for ref in refs:
-            incarnation = ref.current()
-            assert incarnation is not None
-            settle(incarnation)  # it has told the supervisor it runs...
-        settle(sup)  # ...and the supervisor has taken note
+    if wait:  # children start one after another, each once the previous one ran on_start
+        deadline = time.monotonic() + 10.0
+        for spec in specs:
+            while sup.ask(GetChildStatus(spec.name)).state is not L.RUNNING:
+                assert time.monotonic() < deadline, f"{spec.name} did not start"
+                time.sleep(0.001)
     return sup, refs
 
 
@@ -169,16 +186,16 @@ def test_child_status_counts_restarts_errors_and_time_in_each_state(
 
 
 def test_a_child_stuck_starting_is_alerted_once(virtual_clock: VirtualClock) -> None:
-    gate = threading.Event()
+    gate = Gate()
     with capture_logs() as logs:
-        sup, _ = supervise(ChildSpec("svc", Service, (gate,)), wait=False)
-        settle(sup)  # it started the child (whose on_start hangs) at virtual time 0
+        supervise(ChildSpec("svc", Service, (gate,)), wait=False)
+        assert gate.entered.wait(5)  # the child's on_start hangs, from virtual time 0
         virtual_clock.advance(599.0)
         assert not [e for e in logs if e["event"] == "lifecycle_alert"]
         virtual_clock.advance(2.0)
         assert len([e for e in logs if e["event"] == "lifecycle_alert"]) == 1
         virtual_clock.advance(1000.0)
-        gate.set()
+        gate.opened.set()
     alerts = [e for e in logs if e["event"] == "lifecycle_alert"]
     assert [(e["kind"], e["state"], e["child"], e["log_level"]) for e in alerts] == [
         ("stuck", "STARTING", "svc", "warning")
@@ -200,19 +217,20 @@ def test_a_child_stuck_in_error_is_alerted(virtual_clock: VirtualClock) -> None:
 
 
 def test_a_child_stuck_stopping_is_alerted(virtual_clock: VirtualClock) -> None:
-    gate = threading.Event()
+    gate = Gate()
     sup, (busy, failing) = supervise(
         ChildSpec("busy", Service),
         ChildSpec("failing", Service),
         strategy=OneForOne(max_restarts=0),
     )
     busy.tell(("hold", gate))
+    assert gate.entered.wait(5)
     with capture_logs() as logs:
         failing.tell("boom")  # gives up: stops "busy", which is stuck in a handler
         while sup.ask(GetChildStatus("busy")).state is not L.STOPPING:
             settle(sup)
         virtual_clock.advance(121.0)
-        gate.set()
+        gate.opened.set()
     alerts = [(e["kind"], e["state"], e["child"]) for e in logs if e["event"] == "lifecycle_alert"]
     assert alerts == [("stuck", "STOPPING", "busy")]
 
