@@ -137,9 +137,7 @@ def compare_idle() -> None:
         f"     threads added: FSM {fsm['threads_added']:.0f}, plain {plain['threads_added']:.0f} "
         f"(target FSM <= 8)"
     )
-    print_ratio(
-        "RSS per actor, plain / FSM", plain["rss_each"] / fsm["rss_each"], "informational"
-    )
+    print_ratio("RSS per actor, plain / FSM", plain["rss_each"] / fsm["rss_each"], "informational")
 
 
 # ------------------------------------------------------------- ping-pong

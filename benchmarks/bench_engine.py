@@ -189,9 +189,7 @@ def drain(actor_class: type[pykka.Actor], *args: Any, inc: Any = None, get: Any 
     return elapsed / N
 
 
-def compare(
-    label: str, target: str, fsm: Callable[[], float], plain: Callable[[], float]
-) -> None:
+def compare(label: str, target: str, fsm: Callable[[], float], plain: Callable[[], float]) -> None:
     fsm_median, plain_median, ratio = side_by_side(RUNS, fsm, plain)
     print(
         f"   {label}: plain pykka {1e6 * plain_median:.2f} us/msg "
@@ -244,6 +242,7 @@ def compare_asks() -> None:
 def main() -> None:
     print_machine("engine throughput: FSM actor vs plain pykka actor (drain of queued messages)")
     print(f"   {N} messages per run, median of {RUNS} runs, runs interleaved")
+
     def plain() -> float:
         return drain(PlainCounter)
 
