@@ -11,9 +11,10 @@ from actorfsm.fsm import FSM, FSMError
 from actorfsm.introspection import FSMSnapshot, StateMetrics, diagram, inspect
 from actorfsm.listeners import tell_each
 from actorfsm.logging import default_to_stderr
-from actorfsm.logging_fsm import LogEntry, LoggingFSM
+from actorfsm.logging_fsm import LoggingFSM
 from actorfsm.messages import Event, Failure, Normal, Shutdown, StateTimeout, StopEvent
 from actorfsm.recipient import Ref
+from actorfsm.rendering import state_label
 from actorfsm.runners import settle_all
 from actorfsm.subscribers import (
     CurrentState,
@@ -38,6 +39,7 @@ from actorfsm.supervision.strategy import (
     RestForOne,
 )
 from actorfsm.supervision.supervisor import Supervisor
+from actorfsm.tracing import LogEntry
 
 __all__ = [
     "DEPENDENCY_BACKOFF",
@@ -93,6 +95,7 @@ __all__ = [
     "is_dependency_error",
     "settle_all",
     "sibling",
+    "state_label",
     "stay",
     "stop",
     "tell_each",

@@ -8,46 +8,47 @@ engine (:mod:`actorfsm.fsm`) then applies.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from actorfsm.dsl import UNSET, NextState, Unset
 from actorfsm.durations import Duration, to_optional_timeout
-from actorfsm.messages import Event
+from actorfsm.messages import Event, StopEvent
 
 if TYPE_CHECKING:
     from actorfsm.listeners import Listeners
+    from actorfsm.recipient import Ref
     from actorfsm.stopping import SupervisionHooks
 
 S = TypeVar("S", bound=Hashable)
 D = TypeVar("D")
 
 Handler = Callable[[Event], NextState | None]
-TransitionHandler = Callable[[Any, Any], object]
+TransitionHandler = Callable[[S, S], object]
 
 
 class Declarations(Generic[S, D]):
     """``start_with``, ``when``, ``when_unhandled``, ``on_transition``, ``on_termination``."""
 
     if TYPE_CHECKING:
-        _handlers: dict[Any, tuple[Handler, ...]]
-        _timeouts: dict[Any, float | None] | None
+        _handlers: dict[S, tuple[Handler, ...]]
+        _timeouts: dict[S, float | None] | None
         _unhandled: Handler | None
-        _transition_handlers: tuple[TransitionHandler, ...]
-        _termination_handler: Callable[[Any], object] | None
-        _initial: tuple[Any, Any, float | Unset | None] | None
-        _state: Any
+        _transition_handlers: tuple[TransitionHandler[S], ...]
+        _termination_handler: Callable[[StopEvent], object] | None
+        _initial: tuple[S, D, float | Unset | None] | None
+        _state: S
         _current_handlers: tuple[Handler, ...]
         _current_timeout: float | None
         _started: bool
         _terminated: bool
 
-        _next_data: Any
-        _data: Any
+        _next_data: D | Unset
+        _data: D
         _supervision: SupervisionHooks | None
         _subscribers: Listeners | None
 
         def _arm_state_timeout(self, timeout: float | Unset | None) -> None: ...
-        def _warn_dead(self, subscribers: list[Any]) -> None: ...
+        def _warn_dead(self, subscribers: list[Ref]) -> None: ...
 
     def start_with(self, state: S, data: D, timeout: Duration | None = None) -> None:
         """Declare the initial state and data; ``timeout`` overrides the state's default once.
@@ -82,7 +83,7 @@ class Declarations(Generic[S, D]):
         self._set_timeout(state, to_optional_timeout(timeout, "state timeout"))
         self._refresh_current()
 
-    def _set_timeout(self, state: Any, seconds: float | None) -> None:
+    def _set_timeout(self, state: S, seconds: float | None) -> None:
         if self._timeouts is None:
             self._timeouts = {}
         self._timeouts[state] = seconds
@@ -91,11 +92,11 @@ class Declarations(Generic[S, D]):
         """Set the handler for events no ``when`` handler took (replaces the previous one)."""
         self._unhandled = handler
 
-    def on_transition(self, handler: TransitionHandler) -> None:
+    def on_transition(self, handler: TransitionHandler[S]) -> None:
         """Add ``handler(from_state, to_state)``, run on every real state change."""
         self._transition_handlers = (*self._transition_handlers, handler)
 
-    def on_termination(self, handler: Callable[[Any], object]) -> None:
+    def on_termination(self, handler: Callable[[StopEvent], object]) -> None:
         """Set ``handler(StopEvent)``, run once when the FSM stops (replaces the previous one)."""
         self._termination_handler = handler
 
@@ -112,7 +113,7 @@ class Declarations(Generic[S, D]):
         """The hooks this FSM was constructed under (``None``: not supervised)."""
         return self._supervision
 
-    def tell_subscribers(self, message: Any) -> None:
+    def tell_subscribers(self, message: object) -> None:
         """Tell every transition subscriber ``message``; dead ones are dropped with a warning."""
         if self._subscribers is not None:
             self._warn_dead(self._subscribers.tell_all(message))
@@ -120,12 +121,12 @@ class Declarations(Generic[S, D]):
     @property
     def state_name(self) -> S:
         """The current state."""
-        return self._state  # type: ignore[no-any-return]
+        return self._state
 
     @property
     def state_data(self) -> D:
         """The current state data (the old data while ``on_transition`` handlers run)."""
-        return self._data  # type: ignore[no-any-return]
+        return self._data
 
     @property
     def next_state_data(self) -> D:
@@ -133,7 +134,7 @@ class Declarations(Generic[S, D]):
         if self._next_data is UNSET:
             msg = "next_state_data is only available inside on_transition handlers"
             raise RuntimeError(msg)
-        return self._next_data  # type: ignore[no-any-return]
+        return self._next_data
 
     def _refresh_current(self) -> None:
         """Cache the current state's handlers and default timeout for the hot path."""

@@ -8,6 +8,7 @@ it. That keeps handlers pure and testable: compare what they return with ``==``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 from actorfsm.durations import Duration, to_optional_timeout
@@ -38,7 +39,7 @@ class Mods(NamedTuple):
     """The rarely used modifiers of a description, kept apart so ``using`` stays cheap."""
 
     timeout: float | Unset | None = UNSET
-    reply: Any = UNSET
+    reply: object = UNSET
     reason: Reason | None = None
     postpone: bool = False
     state_timeout: float | Unset | None = UNSET
@@ -54,8 +55,8 @@ class NextState(NamedTuple):
     """An immutable description of what the FSM does after the current event."""
 
     kind: Kind
-    state: Any = None
-    data: Any = UNSET
+    state: Hashable = None
+    data: Any = UNSET  # the FSM's data type: the engine trusts the handler (no cast per message)
     mods: Mods = NO_MODS
 
     @property
@@ -64,7 +65,7 @@ class NextState(NamedTuple):
         return self[3][0]
 
     @property
-    def reply(self) -> Any:
+    def reply(self) -> object:
         """The ``replying`` message, or ``UNSET``."""
         return self[3][1]
 
@@ -78,7 +79,7 @@ class NextState(NamedTuple):
         """Whether the event is postponed."""
         return self[3][3]
 
-    def using(self, data: Any) -> NextState:
+    def using(self, data: object) -> NextState:
         """Replace the state data with ``data``."""
         if self is STAY:  # stay().using(x), once per message in most FSMs
             return _new(NextState, (_STAY_KIND, None, data, NO_MODS))
@@ -92,7 +93,7 @@ class NextState(NamedTuple):
         Overrides the target state's default timeout for this entry only.
         """
         seconds = to_optional_timeout(timeout, "for_max timeout")
-        return self._with_mods(timeout=seconds)
+        return self._with_mods(self[3]._replace(timeout=seconds))
 
     def for_state(self, timeout: Duration | None) -> NextState:
         """Time out after ``timeout`` unless the *state* changes first (gen_statem's state_timeout).
@@ -103,19 +104,19 @@ class NextState(NamedTuple):
         it restarts; ``None`` cancels it.
         """
         seconds = to_optional_timeout(timeout, "for_state timeout")
-        return self._with_mods(state_timeout=seconds)
+        return self._with_mods(self[3]._replace(state_timeout=seconds))
 
-    def _with_mods(self, **changes: Any) -> NextState:
-        return _new(NextState, (self[0], self[1], self[2], self[3]._replace(**changes)))
+    def _with_mods(self, mods: Mods) -> NextState:
+        return _new(NextState, (self[0], self[1], self[2], mods))
 
-    def replying(self, message: Any) -> NextState:
+    def replying(self, message: object) -> NextState:
         """Answer the ``ask`` that delivered the current event with ``message``."""
         m = self[3]  # built by hand: once per answered ask
         return _new(NextState, (self[0], self[1], self[2], _new(Mods, (m[0], message, *m[2:]))))
 
     def postponing(self) -> NextState:
         """Keep the current event and deliver it again after the next state change."""
-        return self._with_mods(postpone=True)
+        return self._with_mods(self[3]._replace(postpone=True))
 
 
 _new = tuple.__new__
@@ -126,7 +127,7 @@ STAY = NextState(Kind.STAY)
 _STAY_KIND = Kind.STAY
 
 
-def goto(state: Any) -> NextState:
+def goto(state: Hashable) -> NextState:
     """Move to ``state`` (the engine fails the FSM if ``state`` has no ``when``)."""
     return _new(NextState, (Kind.GOTO, state, UNSET, NO_MODS))
 
@@ -136,6 +137,6 @@ def stay() -> NextState:
     return STAY
 
 
-def stop(reason: Any = Normal, data: Any = UNSET) -> NextState:
+def stop(reason: object = Normal, data: object = UNSET) -> NextState:
     """Stop the FSM with ``reason`` (``Normal``, ``Shutdown`` or ``Failure(cause)``)."""
     return _new(NextState, (Kind.STOP, None, data, Mods(reason=normalise_reason(reason))))

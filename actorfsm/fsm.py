@@ -46,7 +46,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Hashable
-from typing import Any, ClassVar, Generic, Self
+from typing import Any, ClassVar, Generic, Self, cast
 
 import pykka
 
@@ -56,11 +56,11 @@ from actorfsm.declaration import D, Declarations, Handler, S, TransitionHandler
 from actorfsm.dsl import NO_MODS, STAY, UNSET, Kind, NextState, Unset
 from actorfsm.listeners import Listeners
 from actorfsm.mailbox import Mailbox
-from actorfsm.messages import Event, StateTimeout
+from actorfsm.messages import Event, StateTimeout, StopEvent
 from actorfsm.pykka_seam import Envelope
 from actorfsm.ref import FSMRef, StoppedFlag
 from actorfsm.rendering import safe_repr
-from actorfsm.stopping import Stopping, SupervisionHooks, log
+from actorfsm.stopping import ReplyTo, Stopping, SupervisionHooks, log
 from actorfsm.subscribers import Transition
 from actorfsm.supervised import hooks_in_force
 from actorfsm.system_messages import SYSTEM_MESSAGES, SystemMessages
@@ -148,15 +148,16 @@ class FSM(
         self.actor_inbox = _metrics.mailbox(self, dispatcher)  # metrics hook: maybe a counting one
         self.actor_stopped = StoppedFlag()
         self._actor_ref = FSMRef(self)
-        self._handlers: dict[Any, tuple[Handler, ...]] = {}
-        self._timeouts: dict[Any, float | None] | None = None
+        self._handlers: dict[S, tuple[Handler, ...]] = {}
+        self._timeouts: dict[S, float | None] | None = None
         self._unhandled: Handler | None = None
-        self._transition_handlers: tuple[TransitionHandler, ...] = ()
-        self._termination_handler: Callable[[Any], object] | None = None
-        self._initial: tuple[Any, Any, float | Unset | None] | None = None
-        self._state: Any = None
-        self._data: Any = None
-        self._next_data: Any = UNSET
+        self._transition_handlers: tuple[TransitionHandler[S], ...] = ()
+        self._termination_handler: Callable[[StopEvent], object] | None = None
+        self._initial: tuple[S, D, float | Unset | None] | None = None
+        # None until start() enters the initial state (nothing reads them before).
+        self._state = cast("S", None)
+        self._data = cast("D", None)
+        self._next_data: D | Unset = UNSET
         self._current_handlers: tuple[Handler, ...] = ()
         self._current_timeout: float | None = None
         # Made on first use: most FSMs never need some of them.
@@ -164,20 +165,20 @@ class FSM(
         self._timers: dict[Hashable, NamedTimer] | None = None
         self._subscribers: Listeners | None = None
         self._watchers: Listeners | None = None
-        self._postponed: list[Envelope[Any]] | None = None
-        self._state_entries: dict[Any, int] | None = None
-        self._state_time: dict[Any, float] | None = None
-        self._transition_counts: dict[tuple[Any, Any], int] | None = None
+        self._postponed: list[Envelope[object]] | None = None
+        self._state_entries: dict[S, int] | None = None
+        self._state_time: dict[S, float] | None = None
+        self._transition_counts: dict[tuple[S, S], int] | None = None
         self._started = False
         self._start_error: FSMError | None = None
         self._terminated = False
         # What the event in progress is and since when (stuck-handler detection
         # and introspection): the hot path's only bookkeeping.
-        self._current_msg: Any = None
+        self._current_msg: object = None
         self._busy_since: float | None = None
         self._stuck_since: float | None = None
         self._entered_at = 0.0
-        self._log: Any = self._create_log()
+        self._log = self._create_log()
         self._trace = bool(self.debug_events) or os.environ.get("ACTORFSM_DEBUG") == "1"
         self._observe = self._observer()
         self._supervision: SupervisionHooks | None = hooks_in_force()
@@ -231,7 +232,7 @@ class FSM(
                 timer.start()
         self._arm_state_timeout(self._current_timeout if timeout is UNSET else timeout)
 
-    def _on_start_message(self, _envelope: Envelope[Any]) -> None:
+    def _on_start_message(self, _envelope: Envelope[object]) -> None:
         """The first turn: run ``on_start`` (or fail for a bad initial state)."""
         try:
             if self._start_error is not None:
@@ -266,7 +267,7 @@ class FSM(
             else:
                 internal(self, envelope)
 
-    def _handle_event(self, message: Any, reply_to: Any) -> None:
+    def _handle_event(self, message: object, reply_to: ReplyTo) -> None:
         """Hand one event to the current state's handlers and apply what they return.
 
         This is the hot path: every line here is paid per message, so the
@@ -328,9 +329,11 @@ class FSM(
             self._fail(exc, message, reply_to)
         self._busy_since = None
 
-    def _apply(self, result: Any, message: Any, reply_to: Any, handler: Any) -> None:
+    def _apply(
+        self, result: object, message: object, reply_to: ReplyTo, handler: Handler | None
+    ) -> None:
         """Apply a handler's description: the one place state, data and timeouts change."""
-        if result.__class__ is not NextState:
+        if not isinstance(result, NextState):
             name = getattr(handler, "__qualname__", repr(handler))
             msg = (
                 f"handler {name} returned {safe_repr(result)} in state {safe_repr(self._state)}; "
@@ -339,13 +342,15 @@ class FSM(
             raise TypeError(msg)
         kind, target, data, (timeout, reply, reason, postpone, scoped) = result
         if kind is Kind.STOP:
-            self._stop_as_told(data, reason, reply, message, reply_to)
+            if data is not UNSET:
+                self._data = data
+            self._stop_as_told(reason, reply, message, reply_to)
             return
         old_state = self._state
-        next_state = old_state if kind is Kind.STAY else target
-        if next_state not in self._handlers:
-            msg = f"Next state {next_state!r} does not exist (no when() for it)"
+        if kind is not Kind.STAY and target not in self._handlers:
+            msg = f"Next state {target!r} does not exist (no when() for it)"
             raise FSMError(msg)
+        next_state = old_state if kind is Kind.STAY else cast("S", target)  # a declared state
         new_data = self._data if data is UNSET else data
         if postpone:
             if self._postponed is None:
@@ -376,7 +381,7 @@ class FSM(
         elif reply is not UNSET and not postpone:
             log.debug("reply_dropped", actor=str(self), reply=safe_repr(reply))
 
-    def _enter(self, old_state: Any, next_state: Any) -> None:
+    def _enter(self, old_state: S, next_state: S) -> None:
         """Complete a real state change: caches, metrics, subscribers, postponed events."""
         now = self._busy_since or _monotonic()  # the event's start: no second clock read
         if _metrics.sink is not None:  # metrics hook

@@ -13,15 +13,18 @@ import re
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pykka
 
 from actorfsm import scheduler
 from actorfsm.fsm import FSM
-from actorfsm.logging_fsm import LogEntry
 from actorfsm.pykka_seam import actor_of
 from actorfsm.rendering import state_label
+from actorfsm.tracing import LogEntry
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +47,18 @@ class FSMSnapshot:
     ``busy_for`` is how long the current event has been handled (``None``: idle).
     """
 
-    state_name: Any
-    state_data: Any
+    state_name: Hashable
+    state_data: object
     timers: dict[Hashable, float]
     log: tuple[LogEntry, ...]
-    current_event: Any
+    current_event: object
     busy_for: float | None
-    metrics: dict[Any, StateMetrics]
+    metrics: dict[Hashable, StateMetrics]
     state_timeout: float | None
     alive: bool
 
 
-def _fsm_of(ref_or_fsm: Any) -> FSM[Any, Any]:
+def _fsm_of(ref_or_fsm: object) -> FSM[Any, Any]:
     if isinstance(ref_or_fsm, FSM):
         return ref_or_fsm
     if isinstance(ref_or_fsm, pykka.ActorRef):
@@ -68,7 +71,7 @@ def _fsm_of(ref_or_fsm: Any) -> FSM[Any, Any]:
     raise TypeError(msg)
 
 
-def _copy(mapping: dict[Any, Any] | None) -> dict[Any, Any]:
+def _copy(mapping: dict[K, V] | None) -> dict[K, V]:
     """Copy a dict the actor thread may be changing (retrying a concurrent resize)."""
     if mapping is None:
         return {}
@@ -79,7 +82,7 @@ def _copy(mapping: dict[Any, Any] | None) -> dict[Any, Any]:
             continue
 
 
-def inspect(ref: Any) -> FSMSnapshot:
+def inspect(ref: object) -> FSMSnapshot:
     """A snapshot of the FSM behind ``ref``, taken without sending it a message."""
     fsm = _fsm_of(ref)
     now = time.monotonic()
@@ -112,7 +115,7 @@ def inspect(ref: Any) -> FSMSnapshot:
     )
 
 
-def diagram(ref_or_class: Any) -> str:
+def diagram(ref_or_class: object) -> str:
     """Mermaid ``stateDiagram-v2`` text: declared states, the initial one, observed transitions.
 
     Given a running FSM's ref, each observed transition is labelled with its
@@ -126,7 +129,7 @@ def diagram(ref_or_class: Any) -> str:
         except TypeError as exc:
             msg = f"diagram({ref_or_class.__name__}) needs a constructor without arguments: {exc}"
             raise TypeError(msg) from exc
-        counts: dict[tuple[Any, Any], int] = {}
+        counts: dict[tuple[Hashable, Hashable], int] = {}
     else:
         fsm = _fsm_of(ref_or_class)
         counts = _copy(fsm._transition_counts)
@@ -149,10 +152,10 @@ class _StateIds:
     _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     def __init__(self) -> None:
-        self._ids: dict[Any, str] = {}
+        self._ids: dict[Hashable, str] = {}
         self._labels: dict[str, str] = {}
 
-    def of(self, state: Any) -> str:
+    def of(self, state: Hashable) -> str:
         known = self._ids.get(state)
         if known is not None:
             return known

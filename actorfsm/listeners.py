@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
 from pykka import ActorDeadError
@@ -14,7 +13,7 @@ from actorfsm.rendering import safe_repr
 log = structlog.get_logger("actorfsm")
 
 
-def tell_each(refs: Iterable[Ref], message: Any) -> tuple[Ref, ...]:
+def tell_each(refs: Iterable[Ref], message: object) -> tuple[Ref, ...]:
     """Tell every ref ``message``; log each dead one (``listener_dead``) and return the living.
 
     For actors that keep their listeners in immutable state data:
@@ -67,7 +66,7 @@ class Listeners:
                 return index
         return None
 
-    def tell_all(self, message: Any) -> list[Ref]:
+    def tell_all(self, message: object) -> list[Ref]:
         """Tell every listener ``message``; drop and return those that are dead."""
         dead = []
         for ref in tuple(self._refs):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from actorfsm.dispatch import Dispatcher
     from actorfsm.runners import Runner
 
-RejectFn = Callable[[Envelope[Any]], None]
+RejectFn = Callable[[Envelope[object]], None]
 
 
 class Mailbox:
@@ -40,7 +40,7 @@ class Mailbox:
     __slots__ = ("_reject", "_schedule", "_token", "closed", "dispatcher", "owner", "queue")
 
     def __init__(self, owner: Any, dispatcher: Dispatcher) -> None:
-        self.queue: deque[Envelope[Any]] = deque()
+        self.queue: deque[Envelope[object]] = deque()
         self._token = threading.Lock()
         self._token.acquire()  # held until the FSM starts
         self.owner: Any = owner
@@ -49,19 +49,19 @@ class Mailbox:
         self._schedule: Callable[[Mailbox], None] = dispatcher.schedule
         self._reject: RejectFn = reject_envelope
 
-    def put(self, envelope: Envelope[Any], /) -> None:
+    def put(self, envelope: Envelope[object], /) -> None:
         """Enqueue ``envelope``; schedule the FSM if it was idle."""
         self.queue.append(envelope)
         if self._token.acquire(False):
             self._schedule(self)
 
-    def put_many(self, envelopes: list[Envelope[Any]]) -> None:
+    def put_many(self, envelopes: list[Envelope[object]]) -> None:
         """Enqueue ``envelopes`` in order with at most one scheduling."""
         self.queue.extend(envelopes)
         if self._token.acquire(False):
             self._schedule(self)
 
-    def get(self) -> Envelope[Any]:
+    def get(self) -> Envelope[object]:
         """Take the next envelope (pykka's protocol; the engine reads ``queue`` directly)."""
         return self.queue.popleft()
 
@@ -137,7 +137,7 @@ class Mailbox:
                 return
 
 
-def reject_envelope(envelope: Envelope[Any]) -> None:
+def reject_envelope(envelope: Envelope[object]) -> None:
     """Fail the ask of an envelope that can no longer be handled."""
     if envelope.reply_to is not None:
         error = ActorDeadError("actor stopped before handling the message")

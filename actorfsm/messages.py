@@ -8,6 +8,7 @@ fields; the FSM always delivers and reports *instances* of them.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -28,7 +29,7 @@ class Event(Generic[D]):
     ``def idle(self, event: Event[Todo]) -> NextState | None``.
     """
 
-    event: Any
+    event: object
     data: D
 
 
@@ -70,7 +71,7 @@ class Shutdown(Marker):
 class Failure:
     """Stop reason: a handler or hook raised ``cause``, or asked to stop with it."""
 
-    cause: Any
+    cause: object
 
 
 Reason = Normal | Shutdown | Failure
@@ -81,11 +82,11 @@ class StopEvent:
     """What ``on_termination`` handlers receive."""
 
     reason: Reason
-    state_name: Any
-    state_data: Any
+    state_name: Hashable
+    state_data: object
 
 
-def normalise_reason(reason: Any) -> Reason:
+def normalise_reason(reason: object) -> Reason:
     """Accept ``Normal``/``Shutdown`` given as classes as well as instances."""
     if reason is Normal or reason is Shutdown:
         return reason()

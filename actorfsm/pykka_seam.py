@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, overload
 
-from pykka import ActorRegistry
+from pykka import Actor, ActorRef, ActorRegistry
 from pykka._envelope import Envelope
 from pykka._introspection import get_attr_directly
 from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
@@ -98,7 +98,7 @@ def _table() -> RefTable:
 _refs = _table()
 
 
-def actor_of(ref: Any) -> Any:
+def actor_of(ref: ActorRef[Any]) -> Actor | None:
     """The actor behind a pykka ref, or ``None`` once it is garbage (pykka keeps a weakref)."""
     return ref._actor_weakref()
 

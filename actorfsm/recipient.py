@@ -9,11 +9,12 @@ where a ref belongs.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
 
+@runtime_checkable
 class Ref(Protocol):
     """Anything a message can be told to (``tell`` raises ``ActorDeadError`` if it is dead)."""
 
-    def tell(self, message: Any, /) -> None:
+    def tell(self, message: object, /) -> None:
         """Send ``message`` without waiting for an answer."""

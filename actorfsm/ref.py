@@ -69,14 +69,14 @@ class FSMRef(ActorRef[Any]):
     dead_letters = 0
     """Tells from FSMs that reached this FSM after it stopped."""
 
-    def tell(self, message: Any) -> None:
+    def tell(self, message: object) -> None:
         """Send ``message``; see the module docstring for a stopped FSM."""
         if self.actor_stopped._set:  # type: ignore[attr-defined]
             self._dead_letter(message)
             return
         self.actor_inbox.put(Envelope(message))
 
-    def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
+    def ask(self, message: object, *, block: bool = True, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the reply (a future when ``block=False``)."""
         future = Reply()
         self._send(Envelope(message, reply_to=future))
@@ -92,14 +92,14 @@ class FSMRef(ActorRef[Any]):
             return future.get(timeout=timeout)
         return future
 
-    def _send(self, envelope: Envelope[Any]) -> None:
+    def _send(self, envelope: Envelope[object]) -> None:
         if self.actor_stopped._set:  # type: ignore[attr-defined]
             error = ActorDeadError(f"{self} not found")
             envelope.reply_to.set_exception((ActorDeadError, error, None))  # type: ignore[union-attr]
             return
         self.actor_inbox.put(envelope)
 
-    def _dead_letter(self, message: Any) -> None:
+    def _dead_letter(self, message: object) -> None:
         if runners.current_runner() is None:
             msg = f"{self} not found"
             raise ActorDeadError(msg)
@@ -124,7 +124,7 @@ class DeadLetterLog:
         self._window_start = -window
         self._logged = 0
 
-    def first(self, recipient: FSMRef, message: Any) -> None:
+    def first(self, recipient: FSMRef, message: object) -> None:
         """``recipient`` got its first dead letter: log it unless over the limit."""
         now = time.monotonic()
         with self._lock:

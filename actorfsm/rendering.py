@@ -8,13 +8,12 @@ characters.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 REPR_LIMIT = 500
 """The longest rendering of one value, in characters, before it is truncated."""
 
 
-def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
+def safe_repr(value: object, limit: int = REPR_LIMIT) -> str:
     """``repr(value)``, never raising and at most ``limit`` characters (plus a marker).
 
     Whatever a ``__repr__`` raises, ``SystemExit`` included, becomes a
@@ -35,7 +34,7 @@ def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
     return text
 
 
-def state_label(state: Any) -> str:
+def state_label(state: object) -> str:
     """A state's display name: an enum member's name, else ``str(state)``."""
     name = getattr(state, "name", None)
     if isinstance(name, str):

@@ -179,7 +179,7 @@ class Scheduler:
         wake each FSM thread once instead of once per message. Returns the
         mailboxes posted to.
         """
-        batches: dict[Any, list[Envelope[Any]]] = {}
+        batches: dict[Any, list[Envelope[object]]] = {}
         if _metrics.sink is not None:  # metrics hook
             _metrics.sink.timers_fired(entries, now)
         for _due, token, target in entries:

@@ -9,7 +9,8 @@ stopped within a grace period; one stuck in a handler is named, not waited for.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pykka
@@ -18,7 +19,7 @@ from pykka import ActorDeadError
 
 from actorfsm import death_watch, dispatch, pykka_seam
 from actorfsm import metric_hooks as _metrics
-from actorfsm.dsl import UNSET
+from actorfsm.dsl import UNSET, Unset
 from actorfsm.mailbox import reject_envelope
 from actorfsm.messages import Failure, Normal, Reason, StopEvent
 from actorfsm.pykka_seam import ActorStop, Envelope, actor_of
@@ -29,7 +30,9 @@ from actorfsm.timers import NamedTimer, StateTimeoutFired
 
 if TYPE_CHECKING:
     from actorfsm.listeners import Listeners
+    from actorfsm.mailbox import Mailbox
     from actorfsm.timers import StateTimer
+    from actorfsm.tracing import RollingLog
 
 log = structlog.get_logger("actorfsm")
 
@@ -46,45 +49,56 @@ class SupervisionHooks(Protocol):
     def resume(self, fsm: Stopping, exc: BaseException) -> bool:
         """Decide on a handler failure: ``True`` keeps the FSM running (the event is dropped)."""
 
-    def report(self, fsm: Stopping, exc: BaseException, fields: dict[str, Any]) -> bool:
+    def report(self, fsm: Stopping, exc: BaseException, fields: dict[str, object]) -> bool:
         """Take the failure report (``True``: handled, the child does not log it itself)."""
 
-    def forward(self, envelope: Envelope[Any]) -> None:
+    def forward(self, envelope: Envelope[object]) -> None:
         """Take a message that reached the stopped child, in arrival order."""
 
     def started(self, fsm: Stopping) -> None:
         """The child's ``on_start`` returned (or it has none): it runs."""
 
 
+ReplyTo = pykka.Future[object] | None
+"""Where the answer to the message being handled goes: the asker's future, or ``None``."""
+
+
 class Stopping:
     """The engine's stopping half: failure reports, termination, rejecting late messages."""
 
     if TYPE_CHECKING:
-        _state: Any
-        _data: Any
         _terminated: bool
         _supervision: SupervisionHooks | None
-        _termination_handler: Callable[[Any], object] | None
-        _log: Any
-        _timers: dict[Any, NamedTimer] | None
+        _termination_handler: Callable[[StopEvent], object] | None
+        _log: RollingLog | None
+        _timers: dict[Hashable, NamedTimer] | None
         _state_timer: StateTimer | None
-        _postponed: list[Envelope[Any]] | None
+        _postponed: list[Envelope[object]] | None
         _watchers: Listeners | None
-        _current_msg: Any
+        _current_msg: object
         _busy_since: float | None
         _stuck_since: float | None
         _current_timeout: float | None
         reports_own_failures: ClassVar[bool]
         actor_ref: pykka.ActorRef[Any]
-        actor_inbox: Any
-        actor_stopped: Any
+        actor_inbox: Mailbox
+        actor_stopped: Any  # a StoppedFlag, where pykka's Actor declares a threading.Event
 
-        def _arm_state_timeout(self, timeout: Any) -> None: ...
+        @property
+        def state_name(self) -> Hashable: ...
+        @property
+        def state_data(self) -> object: ...
+        def _arm_state_timeout(self, timeout: float | Unset | None) -> None: ...
         def on_stop(self) -> None: ...
-        def on_failure(self, *exc_info: Any) -> None: ...
+        def on_failure(
+            self,
+            exception_type: type[BaseException] | None,
+            exception_value: BaseException | None,
+            traceback: TracebackType | None,
+        ) -> None: ...
 
     def _fail(
-        self, exc: BaseException, message: Any, reply_to: Any, *, resumable: bool = True
+        self, exc: BaseException, message: object, reply_to: ReplyTo, *, resumable: bool = True
     ) -> None:
         """A handler, hook or start-up raised: resume (if a supervisor says so) or stop."""
         supervision = self._supervision
@@ -104,16 +118,14 @@ class Stopping:
         self._terminate(Failure(exc), reply_to, None, exc)
 
     def _stop_as_told(
-        self, data: Any, reason: Any, reply: Any, message: Any, reply_to: Any
+        self, reason: Reason | None, reply: object, message: object, reply_to: ReplyTo
     ) -> None:
-        """A handler returned ``stop(...)``: set its data, report a failure reason, stop."""
-        if data is not UNSET:
-            self._data = data
+        """A handler returned ``stop(...)`` (its data is set): report a failure reason, stop."""
         if isinstance(reason, Failure) and not self.reports_own_failures:
             self._report_failure(reason.cause, message)
         self._terminate(reason or Normal(), reply_to, None if reply is UNSET else reply, None)
 
-    def _report_failure(self, cause: Any, message: Any) -> None:
+    def _report_failure(self, cause: object, message: object) -> None:
         """Report a failure once: to the supervisor if there is one, else as ``fsm_failed``.
 
         ``cause`` is what failed the FSM: an exception, or whatever a handler
@@ -122,25 +134,24 @@ class Stopping:
         """
         if _metrics.sink is not None:  # metrics hook
             _metrics.sink.failure(self, cause)
-        fields = {
+        fields: dict[str, object] = {
             "actor": str(self),
-            "state": safe_repr(self._state),
-            "data": safe_repr(self._data),
+            "state": safe_repr(self.state_name),
+            "data": safe_repr(self.state_data),
             "fsm_event": safe_repr(message),
             "log": self._rendered_log(),
         }
         supervision = self._supervision
-        is_exception = isinstance(cause, BaseException)
         if supervision is not None and (
-            not is_exception or supervision.report(self, cause, fields)
+            not isinstance(cause, BaseException) or supervision.report(self, cause, fields)
         ):
             return
-        if is_exception:
+        if isinstance(cause, BaseException):
             log.error("fsm_failed", exc_info=(type(cause), cause, cause.__traceback__), **fields)
         else:
             log.error("fsm_failed", cause=safe_repr(cause), **fields)
 
-    def _create_log(self) -> Any:
+    def _create_log(self) -> RollingLog | None:
         """The rolling event log, or ``None`` when off (``LoggingFSM`` provides one)."""
         return None
 
@@ -148,7 +159,7 @@ class Stopping:
         return [] if self._log is None else self._log.rendered()
 
     def _terminate(
-        self, reason: Reason, reply_to: Any, reply: Any, exc: BaseException | None
+        self, reason: Reason, reply_to: ReplyTo, reply: object, exc: BaseException | None
     ) -> None:
         """Stop for ``reason``: cancel timers, run hooks once, answer the asker, tell watchers."""
         if self._terminated:
@@ -157,7 +168,9 @@ class Stopping:
         self._cancel_all_timers()
         handler = self._termination_handler
         if handler is not None:
-            self._run_hook("on_termination", handler, StopEvent(reason, self._state, self._data))
+            self._run_hook(
+                "on_termination", handler, StopEvent(reason, self.state_name, self.state_data)
+            )
         if isinstance(reason, Failure) and isinstance(reason.cause, BaseException):
             cause = reason.cause
             self._run_hook("on_failure", self.on_failure, type(cause), cause, cause.__traceback__)
@@ -191,7 +204,7 @@ class Stopping:
         if self._state_timer is not None:
             self._state_timer.cancel()
 
-    def _run_hook(self, name: str, hook: Callable[..., object], *args: Any) -> None:
+    def _run_hook(self, name: str, hook: Callable[..., object], *args: object) -> None:
         """Run a stopping hook; whatever it raises is logged once and the FSM stops all the same.
 
         That includes ``SystemExit`` and ``KeyboardInterrupt``: a hook runs on a
@@ -219,11 +232,11 @@ class Rejecter:
 
     __slots__ = ("ref", "supervision")
 
-    def __init__(self, ref: Any, supervision: SupervisionHooks | None) -> None:
+    def __init__(self, ref: pykka.ActorRef[Any], supervision: SupervisionHooks | None) -> None:
         self.ref = ref
         self.supervision = supervision
 
-    def __call__(self, envelope: Envelope[Any]) -> None:
+    def __call__(self, envelope: Envelope[object]) -> None:
         """Answer or forward one late ``envelope``."""
         message = envelope.message
         if isinstance(message, NamedTimer | StateTimeoutFired):

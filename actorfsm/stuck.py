@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from types import FrameType
 
 import structlog
 
@@ -75,7 +75,7 @@ class StuckWatcher:
 
     def scan(self, now: float) -> None:
         """Report every runner whose current call passed its limit; end summary windows."""
-        frames: dict[int, Any] | None = None
+        frames: dict[int, FrameType] | None = None
         blocked: dict[dispatch.Dispatcher, set[runners.Runner]] = {
             pool: set() for pool in dispatch.pools()
         }
@@ -103,7 +103,9 @@ class StuckWatcher:
             pool.set_blocked(stuck_workers)
         self._end_window(now)
 
-    def _report(self, fsm: runners.Watched, since: float, now: float, frame: Any) -> None:
+    def _report(
+        self, fsm: runners.Watched, since: float, now: float, frame: FrameType | None
+    ) -> None:
         message = fsm._current_msg
         with self._lock:
             if fsm._busy_since is not since:

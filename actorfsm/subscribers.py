@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
 
 from actorfsm.recipient import Ref
 
@@ -35,7 +35,7 @@ class CurrentState:
     """Sent to a new transition subscriber: the state the FSM is in."""
 
     fsm_ref: Ref
-    state: Any
+    state: Hashable
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,5 +43,5 @@ class Transition:
     """Sent to transition subscribers on every real state change."""
 
     fsm_ref: Ref
-    from_state: Any
-    to_state: Any
+    from_state: Hashable
+    to_state: Hashable

@@ -21,7 +21,7 @@ import contextlib
 import queue
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -38,6 +38,7 @@ from actorfsm.pykka_seam import (
     ProxySetAttr,
     get_attr_directly,
 )
+from actorfsm.recipient import Ref
 from actorfsm.rendering import safe_repr
 from actorfsm.scheduler import Settle
 from actorfsm.subscribers import (
@@ -50,6 +51,8 @@ from actorfsm.timers import NamedTimer, StateTimeoutFired
 if TYPE_CHECKING:
     import pykka
 
+    from actorfsm.messages import Reason
+    from actorfsm.stopping import ReplyTo
     from actorfsm.timers import StateTimer
 
 log = structlog.get_logger("actorfsm")
@@ -66,27 +69,30 @@ class SystemMessages:
         __slots__ = ()
 
     if TYPE_CHECKING:
-        _state: Any
         _state_timer: StateTimer | None
-        _timers: dict[Any, NamedTimer] | None
+        _timers: dict[Hashable, NamedTimer] | None
         _subscribers: Listeners | None
         _watchers: Listeners | None
-        _current_msg: Any
+        _current_msg: object
         _busy_since: float | None
         _terminated: bool
         actor_ref: pykka.ActorRef[Any]
 
-        def _handle_event(self, message: Any, reply_to: Any) -> None: ...
-        def _terminate(self, reason: Any, reply_to: Any, reply: Any, exc: Any) -> None: ...
+        @property
+        def state_name(self) -> Hashable: ...
+        def _handle_event(self, message: object, reply_to: ReplyTo) -> None: ...
+        def _terminate(
+            self, reason: Reason, reply_to: ReplyTo, reply: object, exc: BaseException | None
+        ) -> None: ...
         def _fail(
-            self, exc: BaseException, message: Any, reply_to: Any, *, resumable: bool = True
+            self, exc: BaseException, message: object, reply_to: ReplyTo, *, resumable: bool = True
         ) -> None: ...
 
-    def _on_stop_request(self, envelope: Envelope[Any]) -> None:
+    def _on_stop_request(self, envelope: Envelope[ActorStop]) -> None:
         self._terminate(Shutdown(), envelope.reply_to, None, None)
 
-    def _on_state_timeout(self, envelope: Envelope[Any]) -> None:
-        fired: StateTimeoutFired = envelope.message
+    def _on_state_timeout(self, envelope: Envelope[StateTimeoutFired]) -> None:
+        fired = envelope.message
         timer = self._state_timer
         if timer is not None and fired.gen == timer.gen and timer.deadline is not None:
             self._handle_event(_STATE_TIMEOUT, None)
@@ -100,7 +106,7 @@ class SystemMessages:
             del timers[timer.name]
         self._handle_event(timer.payload, None)
 
-    def _on_proxy(self, envelope: Envelope[Any]) -> None:
+    def _on_proxy(self, envelope: Envelope[ProxyCall | ProxyGetAttr | ProxySetAttr]) -> None:
         """Serve a pykka proxy call or attribute access (not an FSM event)."""
         message = envelope.message
         self._current_msg = message
@@ -126,31 +132,31 @@ class SystemMessages:
         if envelope.reply_to is not None:
             envelope.reply_to.set(result)
 
-    def _on_subscribe(self, envelope: Envelope[Any]) -> None:
+    def _on_subscribe(self, envelope: Envelope[SubscribeTransitionCallBack]) -> None:
         subscriber = _checked_ref(envelope.message.subscriber, envelope.message)
         try:
-            subscriber.tell(CurrentState(self.actor_ref, self._state))
+            subscriber.tell(CurrentState(self.actor_ref, self.state_name))
         except ActorDeadError:
             self._warn_dead([subscriber])
         else:
             if self._subscribers is None:
                 self._subscribers = Listeners()
             self._subscribers.add(subscriber)
-        _answer(envelope)
+        _answer(envelope.reply_to)
 
-    def _on_unsubscribe(self, envelope: Envelope[Any]) -> None:
+    def _on_unsubscribe(self, envelope: Envelope[UnsubscribeTransitionCallBack]) -> None:
         if self._subscribers is not None:
             self._subscribers.remove(envelope.message.subscriber)
-        _answer(envelope)
+        _answer(envelope.reply_to)
 
-    def _warn_dead(self, subscribers: list[Any]) -> None:
+    def _warn_dead(self, subscribers: list[Ref]) -> None:
         for subscriber in subscribers:
             log.warning(
                 "transition_subscriber_dead", actor=str(self), subscriber=safe_repr(subscriber)
             )
 
-    def _on_watch(self, envelope: Envelope[Any]) -> None:
-        request: death_watch.Watch = envelope.message
+    def _on_watch(self, envelope: Envelope[death_watch.Watch]) -> None:
+        request = envelope.message
         if request.watching:
             watcher = _checked_ref(request.watcher, request)
             if self._watchers is None:
@@ -158,12 +164,12 @@ class SystemMessages:
             self._watchers.add(watcher)
         elif self._watchers is not None:
             self._watchers.remove(request.watcher)
-        _answer(envelope)
+        _answer(envelope.reply_to)
 
-    def _on_settle(self, envelope: Envelope[Any]) -> None:
+    def _on_settle(self, envelope: Envelope[Settle]) -> None:
         envelope.message.future.set_result(None)
 
-    def _refuse(self, envelope: Envelope[Any], exc: Exception) -> None:
+    def _refuse(self, envelope: Envelope[object], exc: Exception) -> None:
         """An internal request that cannot be served: one warning, the asker gets ``exc``."""
         log.warning(
             "system_message_refused",
@@ -173,7 +179,7 @@ class SystemMessages:
         )
         _answer_with(envelope, exc)
 
-    def _internal_failed(self, envelope: Envelope[Any], exc: BaseException) -> None:
+    def _internal_failed(self, envelope: Envelope[object], exc: BaseException) -> None:
         """Serving an internal message raised: fail the FSM as a handler failure would."""
         self._busy_since = None
         if not self._terminated:
@@ -189,20 +195,20 @@ class SystemMessages:
         _answer_with(envelope, exc)
 
 
-def _checked_ref(ref: Any, request: Any) -> Any:
+def _checked_ref(ref: object, request: object) -> Ref:
     """``ref``, the subscriber or watcher in ``request``; ``TypeError`` if it has no ``tell``."""
-    if not callable(getattr(ref, "tell", None)):
+    if not isinstance(ref, Ref) or not callable(ref.tell):
         msg = f"{type(request).__name__} needs an actor ref (with tell), got {safe_repr(ref)}"
         raise TypeError(msg)
     return ref
 
 
-def _answer(envelope: Envelope[Any]) -> None:
-    if envelope.reply_to is not None:
-        envelope.reply_to.set(None)
+def _answer(reply_to: ReplyTo) -> None:
+    if reply_to is not None:
+        reply_to.set(None)
 
 
-def _answer_with(envelope: Envelope[Any], exc: BaseException) -> None:
+def _answer_with(envelope: Envelope[object], exc: BaseException) -> None:
     """Fail the envelope's ask with ``exc``, unless it was answered already."""
     reply_to = envelope.reply_to
     if reply_to is not None:
@@ -211,7 +217,12 @@ def _answer_with(envelope: Envelope[Any], exc: BaseException) -> None:
 
 
 Served = Callable[[Any, Any], None]
-"""An engine method serving an internal message: ``(fsm, envelope)`` (a timer is its envelope)."""
+"""An engine method serving an internal message: ``(fsm, envelope)`` (a timer is its envelope).
+
+Each method types its own envelope (``Envelope[Watch]``...) and the engine's
+``on_start`` turn takes an ``FSM``: :data:`SYSTEM_MESSAGES` picks the method by
+the message's type, which no static type can express.
+"""
 
 
 def _guarded(serve: Served, *, refusable: bool = False) -> Served:
@@ -220,7 +231,7 @@ def _guarded(serve: Served, *, refusable: bool = False) -> Served:
     ``refusable``: an ``Exception`` refuses the request instead of failing the FSM.
     """
 
-    def guarded(fsm: Any, envelope: Any) -> None:
+    def guarded(fsm: SystemMessages, envelope: Envelope[object]) -> None:
         try:
             serve(fsm, envelope)
         except Exception as exc:
@@ -236,7 +247,7 @@ def _guarded(serve: Served, *, refusable: bool = False) -> Served:
     return guarded
 
 
-SYSTEM_MESSAGES: dict[type, Callable[[Any, Any], None]] = {
+SYSTEM_MESSAGES: dict[type, Served] = {
     ActorStop: _guarded(SystemMessages._on_stop_request),
     StateTimeoutFired: _guarded(SystemMessages._on_state_timeout),
     NamedTimer: _guarded(SystemMessages._on_timer),

@@ -21,6 +21,9 @@ from actorfsm.pykka_seam import Envelope
 from actorfsm.rendering import safe_repr
 from actorfsm.scheduler import Delivery, Scheduler, current
 
+if TYPE_CHECKING:
+    from actorfsm.mailbox import Mailbox
+
 log = structlog.get_logger("actorfsm")
 
 _state_timer_lock = threading.Lock()
@@ -42,7 +45,7 @@ class StateTimer:
 
     __slots__ = ("deadline", "gen", "live", "live_due", "mailbox", "scheduler")
 
-    def __init__(self, mailbox: Any) -> None:
+    def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
         self.deadline: float | None = None
         self.gen = 0
@@ -121,7 +124,7 @@ class NamedTimer:
     reply_to: ClassVar[None] = None
 
     def __init__(
-        self, mailbox: Any, name: Hashable, payload: Any, interval: float, mode: int
+        self, mailbox: Mailbox, name: Hashable, payload: object, interval: float, mode: int
     ) -> None:
         self.mailbox = mailbox
         self.name = name
@@ -179,21 +182,23 @@ class TimerMethods:
         _state_timer: StateTimer | None
         _started: bool
         _trace: bool
-        actor_inbox: Any
+        actor_inbox: Any  # a Mailbox, where pykka's Actor declares a queue.Queue
 
-    def start_single_timer(self, name: Hashable, msg: Any, delay: Duration) -> None:
+    def start_single_timer(self, name: Hashable, msg: object, delay: Duration) -> None:
         """Send ``msg`` to this FSM once, after ``delay``; replaces a timer of that name."""
         self._start_timer(name, msg, to_seconds(delay, "timer delay"), NamedTimer.SINGLE)
 
-    def start_timer_with_fixed_delay(self, name: Hashable, msg: Any, delay: Duration) -> None:
+    def start_timer_with_fixed_delay(self, name: Hashable, msg: object, delay: Duration) -> None:
         """Send ``msg`` repeatedly, ``delay`` after each previous sending."""
         self._start_timer(name, msg, _period(delay, "timer delay"), NamedTimer.FIXED_DELAY)
 
-    def start_timer_at_fixed_rate(self, name: Hashable, msg: Any, interval: Duration) -> None:
+    def start_timer_at_fixed_rate(self, name: Hashable, msg: object, interval: Duration) -> None:
         """Send ``msg`` every ``interval``, catching up if the scheduler fell behind."""
         self._start_timer(name, msg, _period(interval, "timer interval"), NamedTimer.FIXED_RATE)
 
-    def set_timer(self, name: Hashable, msg: Any, interval: Duration, repeat: bool = False) -> None:
+    def set_timer(
+        self, name: Hashable, msg: object, interval: Duration, repeat: bool = False
+    ) -> None:
         """Akka's older API: a single timer, or a fixed-rate one when ``repeat``."""
         if repeat:
             self.start_timer_at_fixed_rate(name, msg, interval)
@@ -216,7 +221,7 @@ class TimerMethods:
         """Whether a state timeout is armed."""
         return self._state_timer is not None and self._state_timer.deadline is not None
 
-    def _start_timer(self, name: Hashable, msg: Any, interval: float, mode: int) -> None:
+    def _start_timer(self, name: Hashable, msg: object, interval: float, mode: int) -> None:
         self.cancel_timer(name)
         timer = NamedTimer(self.actor_inbox, name, msg, interval, mode)
         if self._timers is None:

@@ -246,9 +246,9 @@ class Ticker(FSM[S, None]):
 
     def on(self, event: Event) -> NextState | None:
         match event.event:
-            case ("arm", delay):
+            case ("arm", float(delay)):
                 self.start_single_timer("t", ("due", time.monotonic() + delay), delay)
-            case ("due", due):
+            case ("due", float(due)):
                 self.late.append(time.monotonic() - due)
                 self.fired.set()
         return stay()

@@ -52,7 +52,9 @@ class Sink(FSM[S, None]):
         self.when(S.ON, self.on)
 
     def on(self, event: Event) -> Any:
-        self.lateness.append(time.monotonic() - event.event)
+        due = event.event
+        assert isinstance(due, float)  # the timer's message is its due time
+        self.lateness.append(time.monotonic() - due)
         if len(self.lateness) == self.expected:
             self.done.release()  # once per FSM: the measurement must not be the bottleneck
         return stay()

@@ -40,7 +40,7 @@ class Flipper(FSM[S, None]):
             match event.event:
                 case "flip":
                     return goto(target)
-                case ("hold", gate):
+                case ("hold", threading.Event() as gate):
                     gate.wait()
                     return goto(target)
                 case "count":

@@ -21,6 +21,7 @@ from actorfsm import (
     diagram,
     goto,
     inspect,
+    state_label,
     stay,
     watch,
 )
@@ -109,7 +110,7 @@ def main() -> None:
     time.sleep(0.5)
     snapshot = inspect(sensor)
     print(
-        f"   -> inspect() while it is stuck: state={snapshot.state_name.name}, "
+        f"   -> inspect() while it is stuck: state={state_label(snapshot.state_name)}, "
         f"busy for {snapshot.busy_for:.2f} s handling {snapshot.current_event!r}"
     )
     hardware.set()
@@ -121,9 +122,10 @@ def main() -> None:
         healthy.tell(Command(name))
     healthy.ask(Command("unknown"))
     snapshot = inspect(healthy)
-    print(f"   state={snapshot.state_name.name} data={snapshot.state_data}")
+    print(f"   state={state_label(snapshot.state_name)} data={snapshot.state_data}")
     for state, metrics in snapshot.metrics.items():
-        print(f"   {state.name:8} entered {metrics.entries}x, {metrics.total_time * 1e3:.1f} ms")
+        took = metrics.total_time * 1e3
+        print(f"   {state_label(state):8} entered {metrics.entries}x, {took:.1f} ms")
     print(diagram(healthy))
     for ref in (healthy, sensor, probe.ref):
         ref.stop()

@@ -30,6 +30,7 @@ from actorfsm import (
     StopEvent,
     Transition,
     goto,
+    state_label,
     stay,
 )
 from actorfsm.logging import configure
@@ -174,9 +175,11 @@ def main() -> None:
             took = _wait_for(found, Phase.SYNCHRONIZED, mark)
             print(f"   phase SYNCHRONIZED again {took:.2f} s after the controller came back")
             snapshot = actorfsm.ray.inspect(found)
-            print(f"3. inspect from the head node: state {snapshot.state_name.name}, metrics:")
+            state = state_label(snapshot.state_name)
+            print(f"3. inspect from the head node: state {state}, metrics:")
             for phase, metrics in snapshot.metrics.items():
-                print(f"   {phase.name:<13} entered {metrics.entries}x, {metrics.total_time:.2f} s")
+                took = metrics.total_time
+                print(f"   {state_label(phase):<13} entered {metrics.entries}x, {took:.2f} s")
         finally:
             station.stop(timeout=WAIT)
     print("Spark connector on a Ray cluster: done.")

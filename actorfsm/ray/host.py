@@ -365,8 +365,9 @@ class _DeathSink:
         self._host = host
         self._fsm_id = fsm_id
 
-    def tell(self, message: Terminated) -> None:
-        self._host.died(self._fsm_id, message.reason)
+    def tell(self, message: object) -> None:
+        if isinstance(message, Terminated):  # death watch tells a watcher nothing else
+            self._host.died(self._fsm_id, message.reason)
 
 
 HostActor = ray.remote(concurrency_groups={"waits": WAITING_CALLS})(Host)  # type: ignore[call-overload]

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any, Literal, cast, overload
 
 import structlog
-from pykka import ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
+from pykka import Actor, ActorDeadError, ActorProxy, ActorRef, Future, ThreadingFuture
 
 from actorfsm import death_watch, scheduler
 from actorfsm import metric_hooks as _metrics
@@ -105,7 +105,7 @@ class ChildRef:
         "supervisor",
     )
 
-    def __init__(self, name: str, actor_class: type[Any], supervisor: str) -> None:
+    def __init__(self, name: str, actor_class: type[object], supervisor: str) -> None:
         self.name = name
         """The child's name in its ``ChildSpec``."""
         self.actor_class = actor_class
@@ -113,12 +113,12 @@ class ChildRef:
         self.supervisor = supervisor
         """The supervising actor, as text (for logs)."""
         self._cond = threading.Condition(threading.Lock())
-        self._buffer: list[Envelope[Any]] = []
+        self._buffer: list[Envelope[object]] = []
         self._source: object = None  # the supervision hooks of the current incarnation
         self._source_dead = False
         self._target: Mailbox | None = None
         self._ref: ActorRef[Any] | None = None
-        self._instance: Any = None
+        self._instance: Actor | None = None
         self._flushing = False
         self._open = True
         self._final_reason: Reason | None = None
@@ -128,7 +128,7 @@ class ChildRef:
         self._restart_due: float | None = None  # a backoff restart is due then
         # Before the first incarnation, tells wait in the buffer; afterwards this
         # is the current incarnation's ``Mailbox.put``, then the dead-letter office.
-        self._put: Callable[[Envelope[Any]], None] = self._hold
+        self._put: Callable[[Envelope[object]], None] = self._hold
 
     def __repr__(self) -> str:
         return f"<ChildRef {self.name!r} of {self.supervisor}>"
@@ -138,7 +138,7 @@ class ChildRef:
 
     # ----------------------------------------------------------- the public API
 
-    def tell(self, message: Any) -> None:
+    def tell(self, message: object) -> None:
         """Send ``message`` to the current incarnation (or the next one, if it is restarting)."""
         if message.__class__ is Watch:
             self._watch(message)
@@ -147,20 +147,20 @@ class ChildRef:
 
     @overload
     def ask(
-        self, message: Any, *, block: Literal[False], timeout: float | None = None
+        self, message: object, *, block: Literal[False], timeout: float | None = None
     ) -> Future[Any]: ...
 
     @overload
     def ask(
-        self, message: Any, *, block: Literal[True] = True, timeout: float | None = None
+        self, message: object, *, block: Literal[True] = True, timeout: float | None = None
     ) -> Any: ...
 
     @overload
     def ask(
-        self, message: Any, *, block: bool = True, timeout: float | None = None
+        self, message: object, *, block: bool = True, timeout: float | None = None
     ) -> Any | Future[Any]: ...
 
-    def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
+    def ask(self, message: object, *, block: bool = True, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the reply (or return a future when ``block=False``).
 
         An ask waiting for a restarting child is answered by the new
@@ -193,7 +193,7 @@ class ChildRef:
         """How many tells could not be delivered because the child was stopped for good."""
         return self._dead_letters
 
-    def _actor_weakref(self) -> Any:
+    def _actor_weakref(self) -> Actor | None:
         """The latest incarnation's instance, for pykka's proxy introspection."""
         return self._instance
 
@@ -232,7 +232,7 @@ class ChildRef:
                 self._flushing = False
                 self._cond.notify_all()
 
-    def _forward(self, envelope: Envelope[Any], source: object) -> None:
+    def _forward(self, envelope: Envelope[object], source: object) -> None:
         """Take a message that reached a stopped incarnation (``source``'s), in its order."""
         with self._cond:
             if source is self._source:
@@ -269,7 +269,7 @@ class ChildRef:
                 self._buffer = [envelope for envelope in self._buffer if envelope.reply_to is None]
         self._fail_restarting(asks, due)
 
-    def _fail_restarting(self, asks: list[Envelope[Any]], due: float) -> None:
+    def _fail_restarting(self, asks: list[Envelope[object]], due: float) -> None:
         if not asks:
             return
         restart_in = max(0.0, due - scheduler.current().now())
@@ -278,7 +278,7 @@ class ChildRef:
             if envelope.reply_to is not None:
                 envelope.reply_to.set_exception((ChildRestarting, error, None))
 
-    def _hold(self, envelope: Envelope[Any]) -> None:
+    def _hold(self, envelope: Envelope[object]) -> None:
         """Route a message sent before the first incarnation took over its buffer."""
         self._forward(envelope, None)
 
@@ -304,13 +304,13 @@ class ChildRef:
 
     # ------------------------------------------------------------------ inside
 
-    def _undeliverable(self, envelope: Envelope[Any]) -> None:
+    def _undeliverable(self, envelope: Envelope[object]) -> None:
         if envelope.reply_to is None:
             self._count_dead_letters(1)
         else:
             self._fail_ask(envelope)
 
-    def _fail_ask(self, envelope: Envelope[Any]) -> None:
+    def _fail_ask(self, envelope: Envelope[object]) -> None:
         error = ActorDeadError(f"{self} was stopped for good before handling the message")
         if envelope.reply_to is not None:
             envelope.reply_to.set_exception((ActorDeadError, error, None))

@@ -50,8 +50,8 @@ class ChildSpec:
 
     name: str
     actor_class: type[FSM[Any, Any]]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    args: tuple[object, ...] = ()
+    kwargs: Mapping[str, object] = field(default_factory=dict)
     restart: Restart = "permanent"
 
     def __post_init__(self) -> None:
@@ -77,11 +77,13 @@ class ChildSpec:
         values = (*self.args, *self.kwargs.values())
         return tuple(value.name for value in values if isinstance(value, Sibling))
 
-    def arguments(self, resolve: Callable[[str], object]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def arguments(
+        self, resolve: Callable[[str], object]
+    ) -> tuple[tuple[object, ...], dict[str, object]]:
         """``args`` and ``kwargs`` with each :func:`sibling` placeholder replaced by
         ``resolve(name)``."""
 
-        def value(item: Any) -> Any:
+        def value(item: object) -> object:
             return resolve(item.name) if isinstance(item, Sibling) else item
 
         args = tuple(value(item) for item in self.args)

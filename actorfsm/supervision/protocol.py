@@ -70,7 +70,7 @@ class Incarnation:
             directive = decide(self.decider, exc, self.name)
         return self._post(ChildFailed(self, exc, fields, directive))
 
-    def forward(self, envelope: Envelope[Any]) -> None:
+    def forward(self, envelope: Envelope[object]) -> None:
         """Keep a message that reached the stopped incarnation, for the next one.
 
         This incarnation's own protocol, and news about the watches and
