@@ -109,7 +109,7 @@ class ChildView:
     failure_streak: int
     dead_letters: int
     alerts: tuple[str, ...]
-    last_failure: Any
+    last_failure: object
     restart_in: float | None
     fsm: FSM[Any, Any] | None
     """The current incarnation (``None`` between incarnations)."""

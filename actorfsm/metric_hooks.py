@@ -11,6 +11,7 @@ transitions and scrapes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from actorfsm.dispatch import Dispatcher
@@ -23,7 +24,7 @@ class MetricsSink(Protocol):
     def mailbox(self, owner: Any, dispatcher: Dispatcher) -> Mailbox:
         """A new FSM's mailbox: one that also counts the messages it is given."""
 
-    def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
+    def transition(self, fsm: Any, old_state: object, new_state: object, stayed: float) -> None:
         """A real state change after ``stayed`` seconds in ``old_state``.
 
         Called before the FSM's postponed events (postponed in ``old_state``)
@@ -36,16 +37,16 @@ class MetricsSink(Protocol):
     def failure(self, fsm: Any, cause: object) -> None:
         """A handler, hook or start-up raised (or a handler stopped with ``Failure``)."""
 
-    def restart(self, supervisor: Any, child: str) -> None:
+    def restart(self, supervisor: object, child: str) -> None:
         """A supervisor starts a new incarnation of ``child`` (not its first)."""
 
-    def give_up(self, supervisor: Any) -> None:
+    def give_up(self, supervisor: object) -> None:
         """A supervisor gives up (restart limit exceeded, or a failure escalated)."""
 
-    def dead_letters(self, actor_class: type[Any], child: str, count: int) -> None:
+    def dead_letters(self, actor_class: type, child: str, count: int) -> None:
         """``count`` tells to a child stopped for good were dropped."""
 
-    def timers_fired(self, entries: list[tuple[float, int, Any]], now: float) -> None:
+    def timers_fired(self, entries: Sequence[tuple[float, int, object]], now: float) -> None:
         """The scheduler took these ``(due, token, target)`` entries at ``now``."""
 
 

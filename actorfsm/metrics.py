@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -93,7 +94,7 @@ class _EventCount:
         self.cls = type(fsm).__name__
         self.mailbox = mailbox
         self.flushed = 0
-        self.state: Any = None
+        self.state: object = None
 
 
 class Metrics:
@@ -184,7 +185,7 @@ class Metrics:
             self._counts[id(owner)] = record
         return mailbox
 
-    def transition(self, fsm: Any, old_state: Any, new_state: Any, stayed: float) -> None:
+    def transition(self, fsm: Any, old_state: object, new_state: object, stayed: float) -> None:
         """Count the change, observe the stay, and add the events handled in ``old_state``."""
         cls = type(fsm).__name__
         old = state_label(old_state)
@@ -208,19 +209,19 @@ class Metrics:
         kind = type(cause).__name__ if isinstance(cause, BaseException) else "Failure"
         self.failures.labels(type(fsm).__name__, state_label(fsm.state_name), kind).inc()
 
-    def restart(self, supervisor: Any, child: str) -> None:
+    def restart(self, supervisor: object, child: str) -> None:
         """Count a child's restart."""
         self.restarts.labels(type(supervisor).__name__, child).inc()
 
-    def give_up(self, supervisor: Any) -> None:
+    def give_up(self, supervisor: object) -> None:
         """Count a supervisor giving up."""
         self.give_ups.labels(type(supervisor).__name__).inc()
 
-    def dead_letters(self, actor_class: type[Any], child: str, count: int) -> None:
+    def dead_letters(self, actor_class: type, child: str, count: int) -> None:
         """Count tells dropped for a child stopped for good."""
         self.dead_letters_total.labels(actor_class.__name__, child).inc(count)
 
-    def timers_fired(self, entries: list[tuple[float, int, Any]], now: float) -> None:
+    def timers_fired(self, entries: Sequence[tuple[float, int, object]], now: float) -> None:
         """Observe how late a batch of timers fired (at most ``LATENESS_SAMPLES`` of them)."""
         step = max(1, len(entries) // LATENESS_SAMPLES)
         observe = self.scheduler_lateness.observe
@@ -247,7 +248,7 @@ class Metrics:
                 del self._counts[key]
             return dict(self.events_handled)
 
-    def _flush(self, record: _EventCount, state: Any) -> None:
+    def _flush(self, record: _EventCount, state: object) -> None:
         """Move ``record``'s new events to ``state``'s total (lock held)."""
         counted = record.mailbox.taken()
         delta = counted - record.flushed

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from actorfsm import census, dispatch
 from actorfsm.rendering import state_label
 from actorfsm.supervision.lifecycle import Lifecycle
+from actorfsm.supervision.supervisor import Supervisor
 
 CLASS_STATE = ["fsm_class", "state"]
 CHILD = ["supervisor_class", "child"]
@@ -47,7 +48,7 @@ class RuntimeCollector(Collector):
         deepest: dict[str, int] = {}
         stuck: Counter[str] = Counter()
         timers: Counter[str] = Counter()
-        labels: dict[int, tuple[Any, str]] = {}
+        labels: dict[int, tuple[object, str]] = {}
         for fsm in fsms:
             cls = type(fsm).__name__
             state = fsm.state_name
@@ -82,7 +83,7 @@ class RuntimeCollector(Collector):
             "actorfsm_timers_armed", "Named timers and state timeouts armed.", timers, CLASS
         )
 
-    def _supervision_families(self, supervisors: list[Any]) -> Iterator[Metric]:
+    def _supervision_families(self, supervisors: list[Supervisor]) -> Iterator[Metric]:
         states: Counter[tuple[str, str, str]] = Counter()
         seconds: dict[tuple[str, str, str], float] = {}
         streaks: dict[tuple[str, str], int] = {}

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from typing import Any
 
 from actorfsm import death_watch
 from actorfsm.death_watch import Watch
-from actorfsm.messages import Failure
+from actorfsm.messages import Failure, Reason
 from actorfsm.ray import failures
 from actorfsm.ray.errors import HostLost
+from actorfsm.ray.hosting import RemoteRef
 from actorfsm.ray.outbox import PENDING
 from actorfsm.ray.wire import decode
-
-RayRef = Any  # actorfsm.ray.ref.RayRef (which imports this module)
+from actorfsm.recipient import Ref
 
 _lock = threading.Lock()
-_watchers: dict[RayRef, list[Any]] = {}
+_watchers: dict[RemoteRef, list[Ref]] = {}
 
 
-def request(target: RayRef, request: Watch) -> None:
+def request(target: RemoteRef, request: Watch) -> None:
     """Start or end ``request.watcher``'s watch of ``target``."""
     with _lock:
         watchers = _watchers.get(target)
@@ -43,7 +42,7 @@ def request(target: RayRef, request: Watch) -> None:
     _ask_host(target)
 
 
-def _ask_host(target: RayRef) -> None:
+def _ask_host(target: RemoteRef) -> None:
     """One watch call to ``target``'s host; it returns PENDING now and then, and is made again."""
     try:
         inner = target.host.watch.remote(target.fsm_id).future()
@@ -53,7 +52,7 @@ def _ask_host(target: RayRef) -> None:
     inner.add_done_callback(lambda done: failures.background.submit(_settle, target, done))
 
 
-def _settle(target: RayRef, done: concurrent.futures.Future[Any]) -> None:
+def _settle(target: RemoteRef, done: concurrent.futures.Future[bytes]) -> None:
     try:
         payload = done.result()
         if payload == PENDING:
@@ -62,7 +61,7 @@ def _settle(target: RayRef, done: concurrent.futures.Future[Any]) -> None:
             if watched:
                 _ask_host(target)
             return
-        reason = decode(payload)
+        reason = _reason(decode(payload))
     except failures.RayActorError as exc:
         reason = Failure(failures.lost(repr(target), target.node_id, exc))
     except Exception as exc:
@@ -70,7 +69,15 @@ def _settle(target: RayRef, done: concurrent.futures.Future[Any]) -> None:
     _fire(target, reason)
 
 
-def _fire(target: RayRef, reason: Any) -> None:
+def _reason(decoded: object) -> Reason | None:
+    """The stop reason a host's ``watch`` answered (``None``: no longer known)."""
+    if decoded is None or isinstance(decoded, Reason):
+        return decoded
+    msg = f"not a stop reason: {decoded!r:.200}"
+    raise TypeError(msg)
+
+
+def _fire(target: RemoteRef, reason: Reason | None) -> None:
     with _lock:
         watchers = _watchers.pop(target, [])
     for watcher in watchers:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import ray
 import structlog
@@ -28,10 +29,11 @@ from actorfsm.fsm import FSM
 from actorfsm.introspection import diagram, inspect
 from actorfsm.logging import configure
 from actorfsm.mailbox import reject_envelope
-from actorfsm.messages import Failure
+from actorfsm.messages import Failure, Reason
 from actorfsm.pykka_seam import ActorStop, Envelope
 from actorfsm.ray import hosting
-from actorfsm.ray.outbox import HEADER, PENDING
+from actorfsm.ray.hosting import LocalRef
+from actorfsm.ray.outbox import HEADER, PENDING, HostHandle
 from actorfsm.ray.ref import ASK, LEFTOVERS, STOP, TELL, CarriedAsk, RayRef
 from actorfsm.ray.registry import registry
 from actorfsm.ray.reorder import Stream
@@ -39,6 +41,9 @@ from actorfsm.ray.wire import decode, encode
 from actorfsm.rendering import safe_repr
 from actorfsm.stopping import Stopping
 from actorfsm.supervised import supervised
+
+if TYPE_CHECKING:
+    from pykka._types import OptExcInfo
 
 log = structlog.get_logger("actorfsm.ray")
 
@@ -78,7 +83,7 @@ class Host:
     def start(self, payload: bytes, name: str | None, quiet: bool) -> bytes:
         """Start an FSM from its encoded ``(class, args, kwargs)``: ``(ok, RayRef | error)``."""
         h = self._h
-        fsm_class, args, kwargs = decode(payload)
+        fsm_class, args, kwargs = _start_request(payload)
         with h.lock:
             fsm_id = h.next_id
             h.next_id += 1
@@ -169,13 +174,13 @@ class Host:
 class _Hosted:
     """What a host knows: its FSMs, the streams of its senders, why FSMs stopped."""
 
-    def __init__(self, host_id: str, node_id: str, handle: Any) -> None:
+    def __init__(self, host_id: str, node_id: str, handle: HostHandle) -> None:
         self.host_id = host_id
         self.node_id = node_id
         self.handle = handle  # the host actor's own handle, for the RayRefs it gives out
         self.lock = threading.RLock()  # Ray runs calls on several threads
-        self.streams: dict[str, Stream] = {}
-        self.fsms: dict[int, tuple[Any, RayRef]] = {}
+        self.streams: dict[str, Stream[tuple[bytes, _Reply | None]]] = {}
+        self.fsms: dict[int, tuple[LocalRef, RayRef]] = {}
         # The encoded stop reason of the latest stopped FSMs (for late watchers).
         self.final: OrderedDict[int, bytes] = OrderedDict()
         self.deaths: dict[int, _Reply] = {}
@@ -195,7 +200,7 @@ class _Hosted:
     def hand_on(self, item: tuple[bytes, _Reply | None]) -> None:
         """Put one message into its FSM's mailbox (in stream order)."""
         payload, reply = item
-        fsm_id, kind, message, tag = decode(payload)
+        fsm_id, kind, message, tag = _call(payload)
         entry = self.fsms.get(fsm_id)
         if kind == TELL:
             try:
@@ -217,16 +222,16 @@ class _Hosted:
         elif entry is None:
             carried = self.carried.get(fsm_id)
             if kind == ASK and carried is not None and tag is not None:
-                carried.forward(Envelope(message, reply_to=cast("Future[Any]", reply)))
+                carried.forward(Envelope(message, reply_to=reply))
             else:
                 error = ActorDeadError(f"FSM {fsm_id} is stopped")
                 reply.set_exception((ActorDeadError, error, None))
         elif kind == ASK:
-            entry[0].actor_inbox.put(Envelope(message, reply_to=cast("Future[Any]", reply)))
+            entry[0].actor_inbox.put(Envelope(message, reply_to=reply))
         elif kind == STOP:
-            entry[0].actor_inbox.put(Envelope(ActorStop(), reply_to=cast("Future[Any]", reply)))
+            entry[0].actor_inbox.put(Envelope(ActorStop(), reply_to=reply))
 
-    def dead_letter(self, fsm_id: int, message: Any) -> None:
+    def dead_letter(self, fsm_id: int, message: object) -> None:
         """A tell to a stopped FSM: counted, the first one logged."""
         self.dead_letters += 1
         if self.dead_letters == 1:
@@ -238,7 +243,7 @@ class _Hosted:
                 note="later dead letters in this host are only counted",
             )
 
-    def died(self, fsm_id: int, reason: Any) -> None:
+    def died(self, fsm_id: int, reason: Reason | None) -> None:
         """An FSM stopped: record why, wake its watchers, free its name."""
         try:
             payload = encode(reason)
@@ -257,7 +262,7 @@ class _Hosted:
         if entry is not None and entry[1].name is not None:
             registry().release.remote(entry[1].name, entry[1])
 
-    def look(self, fsm_id: int, view: Any) -> bytes:
+    def look(self, fsm_id: int, view: Callable[[LocalRef], object]) -> bytes:
         """``view(fsm)`` (inspect or diagram) of FSM ``fsm_id``, encoded as a reply."""
         entry = self.fsms.get(fsm_id)
         if entry is None:
@@ -265,16 +270,39 @@ class _Hosted:
         return _reply(True, view(entry[0]))
 
 
+def _start_request(
+    payload: bytes,
+) -> tuple[type[FSM[Any, Any]], tuple[object, ...], dict[str, object]]:
+    """The ``(class, args, kwargs)`` that ``actorfsm.ray.start`` encoded."""
+    match decode(payload):
+        case (type() as fsm_class, tuple() as args, dict() as kwargs) if issubclass(fsm_class, FSM):
+            return fsm_class, args, kwargs
+    msg = "not a request to start an FSM"
+    raise TypeError(msg)
+
+
+def _call(payload: bytes) -> tuple[int, int, object, int | None]:
+    """The ``(fsm id, kind, message, tag)`` a ``RayRef`` encoded."""
+    match decode(payload):
+        case (int() as fsm_id, int() as kind, message, int() | None as tag):
+            return fsm_id, kind, message, tag
+    msg = "not a message to an FSM"
+    raise TypeError(msg)
+
+
 def _construct(
-    fsm_class: type[FSM[Any, Any]], args: Any, kwargs: Any, carried: _Carried | None
-) -> Any:
+    fsm_class: type[FSM[Any, Any]],
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+    carried: _Carried | None,
+) -> LocalRef:
     if carried is None:
         return fsm_class.start(*args, **kwargs)
     with supervised(carried):
         return fsm_class.start(*args, **kwargs)
 
 
-def _stop_each(refs: list[Any], timeout: float) -> None:
+def _stop_each(refs: list[LocalRef], timeout: float) -> None:
     for ref in refs:
         try:
             ref.stop(block=True, timeout=timeout)
@@ -282,7 +310,7 @@ def _stop_each(refs: list[Any], timeout: float) -> None:
             log.warning("host_stop_failed", fsm=safe_repr(ref), error=safe_repr(exc))
 
 
-def _reply(ok: bool, value: Any) -> bytes:
+def _reply(ok: bool, value: object) -> bytes:
     try:
         payload = encode((ok, value))
         if not ok:
@@ -306,7 +334,7 @@ class _Carried:
     __slots__ = ("tells",)  # tells, and CarriedAsk for tagged asks, in arrival order
 
     def __init__(self) -> None:
-        self.tells: list[Any] = []
+        self.tells: list[object] = []
 
     def resume(self, fsm: Stopping, exc: BaseException) -> bool:
         return False
@@ -328,20 +356,24 @@ class _Carried:
             reject_envelope(envelope)
 
 
-class _Reply:
-    """The answer slot of one remote ask (or of one FSM's death): set once, waited for."""
+class _Reply(Future[object]):
+    """The answer slot of one remote ask (or of one FSM's death): set once, waited for.
+
+    A pykka future that the FSM sets; the asker reads the encoded ``payload``.
+    """
 
     __slots__ = ("_done", "payload", "tag")
 
     def __init__(self) -> None:
+        super().__init__()
         self._done = threading.Event()
         self.payload = PENDING
         self.tag: int | None = None
 
-    def set(self, value: Any = None) -> None:
+    def set(self, value: object = None) -> None:
         self.settle(_reply(True, value))
 
-    def set_exception(self, exc_info: Any = None) -> None:
+    def set_exception(self, exc_info: OptExcInfo | BaseException | None = None) -> None:
         exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
         self.settle(_reply(False, exc))
 

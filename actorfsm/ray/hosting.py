@@ -10,16 +10,38 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
-RayRef = Any  # actorfsm.ray.ref.RayRef (which imports this module)
+import pykka
+
+from actorfsm.fsm import FSM
+from actorfsm.ray.outbox import HostHandle
+
+LocalRef = pykka.ActorRef[FSM[Any, Any]]
+"""The pykka ref of an FSM this host runs, of any class (``FSM``'s parameters are invariant)."""
+
+
+class RemoteRef(Protocol):
+    """A ``RayRef``, as the modules that :mod:`actorfsm.ray.ref` imports see it."""
+
+    @property
+    def host(self) -> HostHandle: ...
+    @property
+    def host_id(self) -> str: ...
+    @property
+    def fsm_id(self) -> int: ...
+    @property
+    def node_id(self) -> str: ...
+    def tell(self, message: object, /) -> None:
+        """Send ``message`` to the FSM."""
+
 
 _lock = threading.Lock()
 _host_id: str | None = None
-_by_id: dict[int, Any] = {}  # fsm id -> the FSM's pykka ActorRef
+_by_id: dict[int, LocalRef] = {}
 # The FSM's pykka ActorRef -> its RayRef, kept while the ActorRef lives (a
 # stopped FSM's Terminated and Transition still carry it).
-_remote: weakref.WeakKeyDictionary[Any, RayRef] = weakref.WeakKeyDictionary()
+_remote: weakref.WeakKeyDictionary[object, RemoteRef] = weakref.WeakKeyDictionary()
 
 
 def become_host(host_id: str) -> None:
@@ -28,7 +50,7 @@ def become_host(host_id: str) -> None:
     _host_id = host_id
 
 
-def add(fsm_id: int, local: Any, remote: RayRef) -> None:
+def add(fsm_id: int, local: LocalRef, remote: RemoteRef) -> None:
     """Record an FSM this host started."""
     with _lock:
         _by_id[fsm_id] = local
@@ -41,18 +63,18 @@ def remove(fsm_id: int) -> None:
         _by_id.pop(fsm_id, None)
 
 
-def local_ref(remote: RayRef) -> Any:
+def local_ref(remote: RemoteRef) -> LocalRef | None:
     """The pykka ``ActorRef`` behind ``remote`` if this process hosts it, else ``None``."""
     if remote.host_id != _host_id:
         return None
     return _by_id.get(remote.fsm_id)
 
 
-def is_local(remote: RayRef) -> bool:
+def is_local(remote: RemoteRef) -> bool:
     """Whether ``remote``'s FSM runs (or ran) in this process."""
-    return bool(remote.host_id == _host_id)
+    return remote.host_id == _host_id
 
 
-def remote_ref_of(local: Any) -> RayRef | None:
+def remote_ref_of(local: object) -> RemoteRef | None:
     """The ``RayRef`` of an FSM this process hosts, given its pykka ``ActorRef``."""
     return _remote.get(local)

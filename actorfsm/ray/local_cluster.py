@@ -24,7 +24,7 @@ from actorfsm.ray.placement import shutdown
 
 log = structlog.get_logger("actorfsm.ray")
 
-FAST_FAILURE_DETECTION: dict[str, Any] = {
+FAST_FAILURE_DETECTION: dict[str, int] = {
     "health_check_initial_delay_ms": 0,
     "health_check_period_ms": 500,
     "health_check_timeout_ms": 1000,

@@ -15,10 +15,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
-from typing import Any
+from typing import Protocol, TypeVar
 
 import ray
 import structlog
+from ray import ObjectRef
+
+R = TypeVar("R")
 
 IN_FLIGHT = 2
 """Batches of tells sent to one host and not yet received."""
@@ -39,10 +42,42 @@ _outboxes: dict[str, Outbox] = {}
 _outboxes_lock = threading.Lock()
 
 
+class RemoteMethod(Protocol[R]):
+    """A method of a Ray actor, as its handle has it: ``.remote(...)`` returns its answer's ref."""
+
+    def remote(self, *args: object) -> ObjectRef[R]:
+        """Call the method in the actor's process."""
+
+
+class HostHandle(Protocol):
+    """The Ray actor handle of a host: the calls of :class:`actorfsm.ray.host.Host`."""
+
+    @property
+    def start(self) -> RemoteMethod[bytes]: ...
+    @property
+    def deliver(self) -> RemoteMethod[None]: ...
+    @property
+    def ask(self) -> RemoteMethod[bytes]: ...
+    @property
+    def reply(self) -> RemoteMethod[bytes]: ...
+    @property
+    def watch(self) -> RemoteMethod[bytes]: ...
+    @property
+    def alive(self) -> RemoteMethod[bool]: ...
+    @property
+    def inspect(self) -> RemoteMethod[bytes]: ...
+    @property
+    def diagram(self) -> RemoteMethod[bytes]: ...
+    @property
+    def info(self) -> RemoteMethod[tuple[str, int, int]]: ...
+    @property
+    def stop_all(self) -> RemoteMethod[int]: ...
+
+
 class Outbox:
     """The stream from this process to one host."""
 
-    def __init__(self, host: Any, host_id: str) -> None:
+    def __init__(self, host: HostHandle, host_id: str) -> None:
         self._host = host
         self._host_id = host_id
         self._cond = threading.Condition(threading.Lock())
@@ -64,7 +99,7 @@ class Outbox:
             self._queued.append(payload)
             self._next += 1
 
-    def ask(self, payload: bytes) -> tuple[Any, bytes]:
+    def ask(self, payload: bytes) -> tuple[ObjectRef[bytes], bytes]:
         """Send one encoded ask now: the ObjectRef of the host's answer, and the ask's key.
 
         The key (sender and number) is what ``reply`` calls fetch the answer
@@ -80,7 +115,7 @@ class Outbox:
         return self._host.ask.remote(key + payload), key
 
     def _ship(self) -> None:
-        in_flight: deque[Any] = deque()
+        in_flight: deque[ObjectRef[None]] = deque()
         while True:
             with self._cond:
                 while not (self._queued or self._sealed):
@@ -102,7 +137,7 @@ class Outbox:
                 return
 
 
-def to(host: Any, host_id: str) -> Outbox:
+def to(host: HostHandle, host_id: str) -> Outbox:
     """This process's outbox to the host ``host_id`` (made on first use)."""
     outbox = _outboxes.get(host_id)
     if outbox is None:

@@ -16,13 +16,15 @@ from typing import Any
 
 import ray
 import structlog
+from ray.actor import ActorHandle
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from actorfsm.fsm import FSM
 from actorfsm.introspection import FSMSnapshot
 from actorfsm.ray import failures
 from actorfsm.ray.errors import ResourcesUnavailable
-from actorfsm.ray.host import CALLS, HostActor
+from actorfsm.ray.host import CALLS, Host, HostActor
+from actorfsm.ray.outbox import HostHandle
 from actorfsm.ray.ref import RayRef, unwrap
 from actorfsm.ray.registry import NAMESPACE, registry
 from actorfsm.ray.wire import decode, encode
@@ -68,7 +70,7 @@ def start(
             time.sleep(0.5)
             continue
         break
-    ref: RayRef = unwrap(decode(reply))
+    ref = unwrap(decode(reply), RayRef)
     if name is not None:
         holder = ray.get(registry().claim.remote(name, ref))
         if holder is not None:
@@ -92,18 +94,16 @@ def get(name: str, timeout: float = 10.0) -> RayRef:
 def inspect(ref: RayRef, timeout: float = 10.0) -> FSMSnapshot:
     """``actorfsm.inspect`` of a remote FSM: state, data, timers, rolling log, metrics."""
     reply = ray.get(ref.host.inspect.remote(ref.fsm_id), timeout=timeout)
-    snapshot: FSMSnapshot = unwrap(decode(reply))
-    return snapshot
+    return unwrap(decode(reply), FSMSnapshot)
 
 
 def diagram(ref: RayRef, timeout: float = 10.0) -> str:
     """``actorfsm.diagram`` of a remote FSM: mermaid text with its observed transitions."""
     reply = ray.get(ref.host.diagram.remote(ref.fsm_id), timeout=timeout)
-    text: str = unwrap(decode(reply))
-    return text
+    return unwrap(decode(reply), str)
 
 
-def hosts() -> list[Any]:
+def hosts() -> list[ActorHandle[Host]]:
     """The handles of every host on the cluster."""
     named = ray.util.list_named_actors(all_namespaces=True)
     return [
@@ -121,13 +121,19 @@ def shutdown(timeout: float = 5.0) -> int:
     """
     stopped = 0
     for host in hosts():
-        try:
-            stopped += ray.get(host.stop_all.remote(timeout), timeout=timeout * 4)
-        except (RayActorError, GetTimeoutError) as exc:
-            log.warning("host_stop_failed", host=repr(host), error=repr(exc))
+        stopped += _stop_all(host, timeout)
         ray.kill(host)
     ray.kill(registry())
     return stopped
+
+
+def _stop_all(host: HostHandle, timeout: float) -> int:
+    """Stop every FSM of ``host``; how many ran (0 if the host is gone or does not answer)."""
+    try:
+        return ray.get(host.stop_all.remote(timeout), timeout=timeout * 4)
+    except (RayActorError, GetTimeoutError) as exc:
+        log.warning("host_stop_failed", host=repr(host), error=repr(exc))
+        return 0
 
 
 def _checked(resources: Mapping[str, float] | None) -> dict[str, float]:
@@ -142,13 +148,13 @@ def _checked(resources: Mapping[str, float] | None) -> dict[str, float]:
     return wanted
 
 
-def _host_for(resources: dict[str, float]) -> Any:
+def _host_for(resources: dict[str, float]) -> HostHandle:
     """The host for ``resources`` (started on a node that has them when there is none yet)."""
     if resources and not _some_node_has(resources):
         msg = f"no live node of the cluster has {resources}"
         raise ResourcesUnavailable(msg)
     key = ",".join(f"{name}={amount:g}" for name, amount in sorted(resources.items()))
-    return HostActor.options(
+    host: HostHandle = HostActor.options(
         name=_HOST_PREFIX + (key or "any"),
         namespace=NAMESPACE,
         get_if_exists=True,
@@ -157,6 +163,7 @@ def _host_for(resources: dict[str, float]) -> Any:
         resources=resources or None,
         max_concurrency=CALLS,
     ).remote()
+    return host
 
 
 def _some_node_has(resources: dict[str, float]) -> bool:

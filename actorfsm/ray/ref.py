@@ -14,16 +14,22 @@ import concurrent.futures
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pykka
 from pykka import ActorDeadError
+from ray import ObjectRef
 
 from actorfsm.death_watch import Watch
 from actorfsm.pykka_seam import Envelope
 from actorfsm.ray import death, failures, hosting, outbox
-from actorfsm.ray.outbox import PENDING
+from actorfsm.ray.outbox import PENDING, HostHandle
 from actorfsm.ray.wire import decode, encode
+
+if TYPE_CHECKING:
+    from pykka._types import OptExcInfo
+
+T = TypeVar("T")
 
 TELL = 0
 ASK = 1
@@ -44,7 +50,7 @@ class RayRef:
 
     def __init__(
         self,
-        host: Any,
+        host: HostHandle,
         host_id: str,
         fsm_id: int,
         *,
@@ -62,7 +68,7 @@ class RayRef:
         """The Ray node the FSM runs on."""
         self.class_name = class_name
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[Callable[..., RayRef], tuple[object, ...]]:
         labels = (self.name, self.node_id, self.class_name)
         return (_rebuild, (self.host, self.host_id, self.fsm_id, labels))
 
@@ -80,9 +86,9 @@ class RayRef:
 
     # ----------------------------------------------------------- the public API
 
-    def tell(self, message: Any) -> None:
+    def tell(self, message: object) -> None:
         """Send ``message`` (at most once, after everything this process sent it before)."""
-        if message.__class__ is Watch:
+        if type(message) is Watch:
             death.request(self, message)
             return
         if hosting.is_local(self):
@@ -92,15 +98,15 @@ class RayRef:
 
     @overload
     def ask(
-        self, message: Any, *, block: Literal[False], timeout: float | None = None
+        self, message: object, *, block: Literal[False], timeout: float | None = None
     ) -> pykka.Future[Any]: ...
 
     @overload
     def ask(
-        self, message: Any, *, block: Literal[True] = True, timeout: float | None = None
+        self, message: object, *, block: Literal[True] = True, timeout: float | None = None
     ) -> Any: ...
 
-    def ask(self, message: Any, *, block: bool = True, timeout: float | None = None) -> Any:
+    def ask(self, message: object, *, block: bool = True, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the reply (or return a future when ``block=False``).
 
         Raises ``pykka.Timeout`` after ``timeout`` seconds, ``ActorDeadError``
@@ -112,7 +118,9 @@ class RayRef:
         future = self._send_ask(ASK, message)
         return future.get(timeout=timeout) if block else future
 
-    def stop(self, block: bool = True, timeout: float | None = None) -> Any:
+    def stop(
+        self, block: bool = True, timeout: float | None = None
+    ) -> bool | pykka.Future[bool] | RayFuture:
         """Stop the FSM after the messages this process sent it before (``Shutdown``)."""
         if hosting.is_local(self):
             return self._local().stop(block=block, timeout=timeout)
@@ -132,7 +140,9 @@ class RayRef:
         except (failures.RayActorError, failures.GetTimeoutError):
             return False
 
-    def ask_into(self, message: Any, reply_to: Any, tag: int | None = None) -> None:
+    def ask_into(
+        self, message: object, reply_to: pykka.Future[object], tag: int | None = None
+    ) -> None:
         """Ask without waiting: the reply (or error) is set on ``reply_to``, a pykka future.
 
         For stand-ins that relay asks they were sent (see ``RemoteChild``).
@@ -160,14 +170,14 @@ class RayRef:
 
     # ------------------------------------------------------------------ inside
 
-    def _local(self) -> Any:
+    def _local(self) -> hosting.LocalRef:
         local = hosting.local_ref(self)
         if local is None:
             msg = f"{self} is stopped"
             raise ActorDeadError(msg)
         return local
 
-    def _send_ask(self, kind: int, message: Any, tag: int | None = None) -> RayFuture:
+    def _send_ask(self, kind: int, message: object, tag: int | None = None) -> RayFuture:
         payload = encode((self.fsm_id, kind, message, tag))
         reply, key = outbox.to(self.host, self.host_id).ask(payload)
         return RayFuture(self, reply, key)
@@ -176,7 +186,7 @@ class RayRef:
 class RayFuture(pykka.Future[Any]):
     """A remote ask's reply as a pykka future: ``get(timeout=...)``; never hangs on a dead host."""
 
-    def __init__(self, ref: RayRef, reply: Any, key: bytes) -> None:
+    def __init__(self, ref: RayRef, reply: ObjectRef[bytes], key: bytes) -> None:
         super().__init__()
         self._ref = ref
         self._reply = reply  # the ObjectRef of the host's latest answer to this ask
@@ -195,7 +205,7 @@ class RayFuture(pykka.Future[Any]):
             raise pykka.Timeout(msg) from None
         except failures.RayActorError as exc:
             raise failures.lost(repr(self._ref), self._ref.node_id, exc) from exc
-        return unwrap(decode(self._payload))
+        return unwrap(decode(self._payload), object)
 
     def _take(self, payload: bytes) -> None:
         """Keep the answer, or (``PENDING``: not in yet) ask the host for it again."""
@@ -204,12 +214,12 @@ class RayFuture(pykka.Future[Any]):
         else:
             self._payload = payload
 
-    def set(self, value: Any = None) -> None:
+    def set(self, value: object = None) -> None:
         """Not settable: only the host answers."""
         msg = "a RayFuture is answered by the remote FSM"
         raise TypeError(msg)
 
-    def set_exception(self, exc_info: Any = None) -> None:
+    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
         """Not settable: only the host answers."""
         self.set()
 
@@ -219,7 +229,9 @@ class RayFuture(pykka.Future[Any]):
             lambda done: failures.background.submit(self._step, done, callback)
         )
 
-    def _step(self, done: concurrent.futures.Future[Any], callback: Callable[..., object]) -> None:
+    def _step(
+        self, done: concurrent.futures.Future[bytes], callback: Callable[[RayFuture], object]
+    ) -> None:
         try:
             self._take(done.result())
         except Exception:  # a dead host: get() raises it
@@ -236,10 +248,10 @@ class CarriedAsk:
     """An ask a stopped FSM never handled, carried over (see :meth:`RayRef.ask_into`)."""
 
     tag: int
-    message: Any
+    message: object
 
 
-def _relay(done: RayFuture, reply_to: Any) -> None:
+def _relay(done: RayFuture, reply_to: pykka.Future[object]) -> None:
     try:
         value = done.get()
     except BaseException as exc:
@@ -249,14 +261,19 @@ def _relay(done: RayFuture, reply_to: Any) -> None:
             reply_to.set(value)
 
 
-def _rebuild(host: Any, host_id: str, fsm_id: int, labels: tuple[Any, str, str]) -> RayRef:
+def _rebuild(
+    host: HostHandle, host_id: str, fsm_id: int, labels: tuple[str | None, str, str]
+) -> RayRef:
     name, node_id, class_name = labels
     return RayRef(host, host_id, fsm_id, name=name, node_id=node_id, class_name=class_name)
 
 
-def unwrap(reply: tuple[bool, Any]) -> Any:
-    """A host's reply ``(ok, value)``: the value, or raise the exception it carries."""
-    ok, value = reply
-    if ok:
-        return value
-    raise value
+def unwrap(reply: object, kind: type[T]) -> T:
+    """A host's reply ``(ok, value)``: the value (a ``kind``), or raise the exception it carries."""
+    match reply:
+        case (True, value) if isinstance(value, kind):
+            return value
+        case (False, BaseException() as error):
+            raise error
+    msg = f"not a host's reply with a {kind.__name__}: {reply!r:.200}"
+    raise TypeError(msg)

@@ -11,6 +11,8 @@ from typing import Any
 
 import ray
 
+from actorfsm.ray.ref import RayRef
+
 NAMESPACE = "actorfsm"
 """The Ray namespace of actorfsm's own named actors (hosts and the registry)."""
 
@@ -19,9 +21,9 @@ class Registry:
     """The name -> ``RayRef`` table (a Ray actor)."""
 
     def __init__(self) -> None:
-        self._names: dict[str, Any] = {}
+        self._names: dict[str, RayRef] = {}
 
-    async def claim(self, name: str, ref: Any) -> Any:
+    async def claim(self, name: str, ref: RayRef) -> RayRef | None:
         """Give ``name`` to ``ref``; return the ref that already holds it, or ``None``."""
         holder = self._names.get(name)
         if holder is not None and holder != ref:
@@ -29,12 +31,12 @@ class Registry:
         self._names[name] = ref
         return None
 
-    async def release(self, name: str, ref: Any) -> None:
+    async def release(self, name: str, ref: RayRef) -> None:
         """Free ``name`` if ``ref`` holds it."""
         if self._names.get(name) == ref:
             del self._names[name]
 
-    async def lookup(self, name: str) -> Any:
+    async def lookup(self, name: str) -> RayRef | None:
         """The ref holding ``name``, or ``None``."""
         return self._names.get(name)
 

@@ -18,9 +18,9 @@ import contextlib
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pykka import ActorDeadError
+from pykka import ActorDeadError, Future
 
 from actorfsm.death_watch import Terminated, unwatch, watch
 from actorfsm.dispatch import PINNED
@@ -33,6 +33,9 @@ from actorfsm.ray.placement import start
 from actorfsm.ray.ref import CarriedAsk, RayFuture, RayRef
 from actorfsm.supervision.child_spec import ChildSpec, Restart
 
+if TYPE_CHECKING:
+    from pykka._types import OptExcInfo
+
 
 class _Phase(enum.Enum):
     FORWARDING = "forwarding"
@@ -43,7 +46,7 @@ class _RemoteDown:
     """The remote FSM stopped for ``reason``; ``tells`` are those it never handled."""
 
     reason: Reason
-    tells: list[Any]
+    tells: list[object]
 
 
 class RemoteChild(FSM[_Phase, None]):
@@ -67,7 +70,7 @@ class RemoteChild(FSM[_Phase, None]):
     def __init__(
         self,
         fsm_class: type[FSM[Any, Any]],
-        args: tuple[Any, ...],
+        args: tuple[object, ...],
         kwargs: Mapping[str, Any],
         resources: Mapping[str, float] | None,
     ) -> None:
@@ -78,8 +81,8 @@ class RemoteChild(FSM[_Phase, None]):
         self._resources = resources
         self.remote: RayRef | None = None
         """The remote FSM of this incarnation (``None`` until ``on_start`` started it)."""
-        self._held: list[Envelope[Any]] | None = None  # once the remote stopped: what came since
-        self._asks: dict[int, Any] = {}  # the reply futures of asks relayed, by tag
+        self._held: list[Envelope[object]] | None = None  # once the remote stopped: what came since
+        self._asks: dict[int, Future[object]] = {}  # the reply futures of asks relayed, by tag
         self._next_tag = 0
         self.start_with(_Phase.FORWARDING, None)
         self.when(_Phase.FORWARDING, self._forwarding)
@@ -92,7 +95,7 @@ class RemoteChild(FSM[_Phase, None]):
         )
         watch(self.actor_ref, self.remote)
 
-    def _handle_event(self, message: Any, reply_to: Any) -> None:
+    def _handle_event(self, message: object, reply_to: Future[object] | None) -> None:
         """Forward every event to the remote FSM; handle only news about it.
 
         This overrides the engine's per-event entry point, because an ask is
@@ -100,9 +103,9 @@ class RemoteChild(FSM[_Phase, None]):
         ``replying`` cannot do.
         """
         remote = self.remote
-        if remote is None or message.__class__ is _RemoteDown:
+        if remote is None or type(message) is _RemoteDown:
             super()._handle_event(message, reply_to)
-        elif message.__class__ is Terminated and message.ref == remote:
+        elif type(message) is Terminated and message.ref == remote:
             self._held = []
             reason = Shutdown() if message.reason is None else message.reason
             remote.leftovers().on_done(lambda done: self._collected(reason, done))
@@ -133,7 +136,7 @@ class RemoteChild(FSM[_Phase, None]):
                 return stop(reason)
         return None
 
-    def _hand_over(self, carried: list[Envelope[Any]]) -> None:
+    def _hand_over(self, carried: list[Envelope[object]]) -> None:
         """Give the next incarnation what the remote FSM never handled, then what came since."""
         hooks = self.supervision_hooks
         held, self._held = self._held or [], None
@@ -143,9 +146,9 @@ class RemoteChild(FSM[_Phase, None]):
             else:
                 reject_envelope(envelope)
 
-    def _envelope(self, message: Any) -> Envelope[Any]:
+    def _envelope(self, message: object) -> Envelope[object]:
         """A leftover as the envelope it came in (a carried ask with its asker's future)."""
-        if message.__class__ is CarriedAsk:
+        if type(message) is CarriedAsk:
             return Envelope(message.message, reply_to=self._asks.pop(message.tag, None))
         return Envelope(message)
 
@@ -160,21 +163,22 @@ class RemoteChild(FSM[_Phase, None]):
             remote.stop(block=True, timeout=self.stop_timeout)
 
 
-class _Answered:
+class _Answered(Future[object]):
     """A relayed ask's future that forgets its tag once the remote FSM answered."""
 
     __slots__ = ("_asks", "_reply_to", "_tag")
 
-    def __init__(self, reply_to: Any, tag: int, asks: dict[int, Any]) -> None:
+    def __init__(self, reply_to: Future[object], tag: int, asks: dict[int, Future[object]]) -> None:
+        super().__init__()
         self._reply_to = reply_to
         self._tag = tag
         self._asks = asks
 
-    def set(self, value: Any = None) -> None:
+    def set(self, value: object = None) -> None:
         self._asks.pop(self._tag, None)
         self._reply_to.set(value)
 
-    def set_exception(self, exc_info: Any = None) -> None:
+    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
         self._asks.pop(self._tag, None)
         self._reply_to.set_exception(exc_info)
 

@@ -10,22 +10,22 @@ duplicates (numbers already handed on).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Generic, TypeVar
 
-Deliver = Callable[[Any], None]
+T = TypeVar("T")
 
 
-class Stream:
+class Stream(Generic[T]):
     """The messages of one sender to this host, put back in order."""
 
     __slots__ = ("_deliver", "_early", "_next")
 
-    def __init__(self, deliver: Deliver) -> None:
+    def __init__(self, deliver: Callable[[T], None]) -> None:
         self._deliver = deliver
         self._next = 0
-        self._early: dict[int, Sequence[Any]] = {}
+        self._early: dict[int, Sequence[T]] = {}
 
-    def arrive(self, first: int, items: Sequence[Any]) -> None:
+    def arrive(self, first: int, items: Sequence[T]) -> None:
         """Items numbered ``first``, ``first + 1``, ... arrived: hand on all that are due."""
         if first != self._next:
             if first > self._next:

@@ -25,8 +25,8 @@ class LocalRefError(TypeError):
     """A message holds a ref that only works in this process."""
 
 
-def _reduce_ref(obj: Any) -> Any:
-    """Replace a local ref by its ``RayRef``, or refuse it; ``NotImplemented`` for the rest."""
+def _reduce_ref(obj: object) -> object:
+    """Reduce a local ref as its ``RayRef``, or refuse it; ``NotImplemented`` for the rest."""
     if isinstance(obj, pykka.ActorRef | ChildRef):
         remote = hosting.remote_ref_of(obj)
         if remote is None:
@@ -46,7 +46,7 @@ class _ByValue(Exception):
 class _FastPickler(pickle.Pickler):
     """The C pickler: for messages whose classes are importable (nearly all)."""
 
-    def reducer_override(self, obj: Any) -> Any:
+    def reducer_override(self, obj: object) -> Any:  # pickle's NotImplemented is typed Any
         if isinstance(obj, type) and obj.__module__ == "__main__":
             raise _ByValue  # the other process's __main__ is not this one
         return _reduce_ref(obj)
@@ -55,14 +55,14 @@ class _FastPickler(pickle.Pickler):
 class _RefPickler(cloudpickle.CloudPickler):
     """Cloudpickle: also for classes and functions defined in ``__main__`` or at run time."""
 
-    def reducer_override(self, obj: Any) -> Any:
+    def reducer_override(self, obj: object) -> Any:  # pickle's NotImplemented is typed Any
         reduced = _reduce_ref(obj)
         if reduced is not NotImplemented:
             return reduced
         return super().reducer_override(obj)  # type: ignore[no-untyped-call]
 
 
-def encode(value: Any) -> bytes:
+def encode(value: object) -> bytes:
     """Pickle ``value`` for another process (``TypeError`` if it holds a local-only ref)."""
     buffer = io.BytesIO()
     try:
@@ -83,6 +83,6 @@ def encode(value: Any) -> bytes:
     return buffer.getvalue()
 
 
-def decode(payload: bytes) -> Any:
-    """The value :func:`encode` pickled."""
+def decode(payload: bytes) -> object:
+    """The value :func:`encode` pickled (its reader narrows it to the shape it expects)."""
     return pickle.loads(payload)
