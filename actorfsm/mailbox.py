@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pykka import ActorDeadError
 
@@ -29,7 +29,7 @@ from actorfsm.pykka_seam import Envelope
 
 if TYPE_CHECKING:
     from actorfsm.dispatch import Dispatcher
-    from actorfsm.runners import Runner
+    from actorfsm.runners import Owner, Runner
 
 RejectFn = Callable[[Envelope[object]], None]
 
@@ -39,11 +39,11 @@ class Mailbox:
 
     __slots__ = ("_reject", "_schedule", "_token", "closed", "dispatcher", "owner", "queue")
 
-    def __init__(self, owner: Any, dispatcher: Dispatcher) -> None:
+    def __init__(self, owner: Owner, dispatcher: Dispatcher) -> None:
         self.queue: deque[Envelope[object]] = deque()
         self._token = threading.Lock()
         self._token.acquire()  # held until the FSM starts
-        self.owner: Any = owner
+        self.owner: Owner | None = owner  # None once closed: a stopped FSM is not kept alive
         self.dispatcher = dispatcher
         self.closed = False
         self._schedule: Callable[[Mailbox], None] = dispatcher.schedule
@@ -81,6 +81,7 @@ class Mailbox:
     def run(self, runner: Runner, budget: int, others_waiting_none: Callable[[], bool]) -> None:
         """Run the FSM for turns of ``budget`` messages while nobody else waits, then let go."""
         owner = self.owner
+        assert owner is not None  # a closed mailbox is never scheduled to run
         runner.current = owner
         queue = self.queue
         try:

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 
 from actorfsm.dispatch import Dispatcher
 from actorfsm.mailbox import Mailbox
+from actorfsm.runners import Owner
 
 
 class MetricsSink(Protocol):
     """What the hooks call; every method runs in the thread of the actor that reports."""
 
-    def mailbox(self, owner: Any, dispatcher: Dispatcher) -> Mailbox:
+    def mailbox(self, owner: Owner, dispatcher: Dispatcher) -> Mailbox:
         """A new FSM's mailbox: one that also counts the messages it is given."""
 
     def transition(self, fsm: Any, old_state: object, new_state: object, stayed: float) -> None:
@@ -54,7 +55,7 @@ sink: MetricsSink | None = None
 """The installed sink; ``None`` while metrics are off."""
 
 
-def mailbox(owner: Any, dispatcher: Dispatcher) -> Mailbox:
+def mailbox(owner: Owner, dispatcher: Dispatcher) -> Mailbox:
     """A new FSM's mailbox: the engine's own, or the sink's counting one while metrics are on."""
     if sink is None:
         return Mailbox(owner, dispatcher)

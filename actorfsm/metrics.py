@@ -32,6 +32,7 @@ from actorfsm.mailbox import Mailbox, RejectFn
 from actorfsm.metrics_collector import RuntimeCollector
 from actorfsm.pykka_seam import Envelope
 from actorfsm.rendering import state_label
+from actorfsm.runners import Owner
 
 __all__ = ["CountingMailbox", "Metrics", "current", "disable", "enable"]
 
@@ -53,7 +54,7 @@ class CountingMailbox(Mailbox):
 
     __slots__ = ("given", "taken_at_close")
 
-    def __init__(self, owner: Any, dispatcher: Dispatcher) -> None:
+    def __init__(self, owner: Owner, dispatcher: Dispatcher) -> None:
         super().__init__(owner, dispatcher)
         self.given = 0
         self.taken_at_close: int | None = None
@@ -174,7 +175,7 @@ class Metrics:
 
     # ------------------------------------------------------------ the sink
 
-    def mailbox(self, owner: Any, dispatcher: Dispatcher) -> CountingMailbox:
+    def mailbox(self, owner: Owner, dispatcher: Dispatcher) -> CountingMailbox:
         """A counting mailbox for a new FSM, whose count is followed from now on."""
         mailbox = CountingMailbox(owner, dispatcher)
         record = _EventCount(owner, mailbox)

@@ -25,11 +25,21 @@ class Watched(Protocol):
     _busy_since: float | None
     _stuck_since: float | None
     _current_msg: object
-    _state: object
+
+    @property
+    def _state(self) -> object:
+        """The state the FSM is in (read only)."""
 
     @property
     def handler_warn_after(self) -> float | None:
         """Seconds after which a call is reported stuck (``None``: never)."""
+
+
+class Owner(Watched, Protocol):
+    """The FSM a mailbox belongs to, as the mailbox runs it."""
+
+    def _run_slice(self, budget: int) -> None:
+        """Handle up to ``budget`` queued messages."""
 
 
 class Pool(Protocol):

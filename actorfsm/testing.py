@@ -34,25 +34,24 @@ class _Recorder(pykka.ThreadingActor):
 
     use_daemon_thread = True
 
-    def __init__(self, inbox: queue.Queue[Any]) -> None:
+    def __init__(self, inbox: queue.Queue[object]) -> None:
         super().__init__()
         self._inbox = inbox
-        self.ignoring: Callable[[Any], bool] | None = None
+        self.ignoring: Callable[[object], bool] | None = None
 
-    def on_receive(self, message: Any) -> Any:
+    def on_receive(self, message: object) -> None:
         if self.ignoring is None or not self.ignoring(message):
             self._inbox.put(message)
-        return None
 
 
 class Probe:
     """A recording actor for tests: send to ``probe.ref``, then ``expect_*`` what arrived."""
 
     def __init__(self) -> None:
-        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._inbox: queue.Queue[object] = queue.Queue()
         self.ref: pykka.ActorRef[Any] = _Recorder.start(self._inbox)
 
-    def receive(self, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    def receive(self, timeout: float = DEFAULT_TIMEOUT) -> object:
         """Return the next message, or fail if none arrives within ``timeout`` seconds."""
         try:
             return self._inbox.get(timeout=timeout)
@@ -70,7 +69,7 @@ class Probe:
         if received != msg:
             text = f"Probe: expected {msg!r}, got {received!r}"
             raise AssertionError(text)
-        return received  # type: ignore[no-any-return]
+        return received
 
     def expect_msg_type(self, cls: type[T], timeout: float = DEFAULT_TIMEOUT) -> T:
         """Return the next message; fail if it is not an instance of ``cls`` or does not come."""
@@ -93,7 +92,7 @@ class Probe:
         text = f"Probe: expected no message for {duration} s, got {received!r}"
         raise AssertionError(text)
 
-    def ignore_msg(self, predicate: Callable[[Any], bool] | None) -> None:
+    def ignore_msg(self, predicate: Callable[[object], bool] | None) -> None:
         """Drop, from now on, every message for which ``predicate`` is true (Akka's ``ignoreMsg``).
 
         For the chatter a test does not care about, such as an actor's

@@ -9,11 +9,14 @@ shipped in this package: it works without internet access.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from actorfsm.observer.server import ObserverServer
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["ObserverServer", "serve"]
 
@@ -26,7 +29,7 @@ def serve(
     *,
     actions_token: str | None = None,
     metrics: bool = True,
-    registry: Any = None,
+    registry: CollectorRegistry | None = None,
 ) -> ObserverServer:
     """Serve the observer page on ``host:port`` (port 0: any free port) until ``.stop()``.
 

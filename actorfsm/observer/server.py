@@ -18,7 +18,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import structlog
@@ -27,6 +27,9 @@ from actorfsm import census
 from actorfsm.fsm import FSM
 from actorfsm.observer import views
 from actorfsm.supervision import Supervisor
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = structlog.get_logger("actorfsm.observer")
 
@@ -45,7 +48,9 @@ _STATIC = {
 class ObserverServer:
     """A running observer: ``url`` to open, ``stop()`` to end it (the threads end with it)."""
 
-    def __init__(self, host: str, port: int, actions_token: str | None, registry: Any) -> None:
+    def __init__(
+        self, host: str, port: int, actions_token: str | None, registry: CollectorRegistry | None
+    ) -> None:
         if actions_token is not None and (not isinstance(actions_token, str) or not actions_token):
             msg = "actions_token must be a non-empty string (or None: read-only)"
             raise ValueError(msg)
@@ -87,7 +92,12 @@ class ObserverServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: Any, observer: ObserverServer) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        observer: ObserverServer,
+    ) -> None:
         self.observer = observer
         super().__init__(address, handler)
 
@@ -231,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --------------------------------------------------------- replies
 
-    def _json(self, payload: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
+    def _json(self, payload: views.JSON, status: HTTPStatus = HTTPStatus.OK) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         self._send(status, body, "application/json")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import Any, TypeAlias
 
 from actorfsm import census
 from actorfsm.fsm import FSM
@@ -18,13 +18,16 @@ from actorfsm.observer.diagram_svg import render
 from actorfsm.rendering import safe_repr, state_label
 from actorfsm.supervision import Supervisor
 
+JSON: TypeAlias = str | int | float | bool | list["JSON"] | dict[str, "JSON"] | None
+"""What a view returns: a value ``json.dumps`` writes as is."""
+
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
 def fsm_page(
     fsms: list[FSM[Any, Any]], query: str = "", page: int = 0, size: int = PAGE_SIZE
-) -> dict[str, Any]:
+) -> dict[str, JSON]:
     """One page of the FSMs whose class, state or name contains every word of ``query``.
 
     Words may be qualified, ``class:Worker state:IDLE name:reader``; matching
@@ -37,7 +40,7 @@ def fsm_page(
     matched = _matching(fsms, filters) if filters else fsms
     pages = max(1, -(-len(matched) // size))
     page = max(0, min(page, pages - 1))
-    rows = [
+    rows: list[JSON] = [
         {
             "id": census.fsm_id(fsm),
             "name": census.fsm_name(fsm),
@@ -134,7 +137,7 @@ class _LoweredNames:
 _NAMES = _LoweredNames()
 
 
-def fsm_detail(fsm: FSM[Any, Any]) -> dict[str, Any]:
+def fsm_detail(fsm: FSM[Any, Any]) -> dict[str, JSON]:
     """One FSM: state, data, timers, state timeout, log (newest first), event in progress."""
     snapshot = inspect(fsm)
     state = state_label(snapshot.state_name)
@@ -185,13 +188,13 @@ def _stack(fsm: FSM[Any, Any]) -> str | None:
     return None if frame is None else "".join(traceback.format_stack(frame))
 
 
-def trees() -> list[dict[str, Any]]:
+def trees() -> list[JSON]:
     """Every supervision tree, from its top-level supervisor down."""
     return [_tree(sup) for sup in census.live_supervisors() if census.is_top_level(sup)]
 
 
-def _tree(supervisor: Supervisor) -> dict[str, Any]:
-    children = []
+def _tree(supervisor: Supervisor) -> dict[str, JSON]:
+    children: list[JSON] = []
     for child in census.children(supervisor):
         actor = child.fsm
         children.append(
