@@ -11,94 +11,28 @@ import contextlib
 import json
 import os
 import pathlib
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from logged_program import ROOT, WAIT, LoggedProgram
 
 from actors.spark.cli import EXIT_USAGE
 from actors.spark.connector import EXIT_DISCOVERY_EXHAUSTED, EXIT_FAILED
 from actors.spark.datastore import Datastore
 from actors.spark.discovery import DiscoveryConfig
 
-WAIT = 30.0
-"""Seconds to wait for the program (it starts a fresh interpreter; the machine is shared)."""
-
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-
-
-class Program:
-    """A running ``python -m actors.spark``; its stderr lines arrive on a queue."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "actors.spark", *args],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for_json(self, wanted: dict[str, Any], timeout: float = WAIT) -> dict[str, Any]:
-        """Read stderr until a JSON line that has all of ``wanted``'s items."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                pytest.fail(f"the program ended before logging {wanted}:\n{self.text}")
-            self.lines.append(line)
-            entry = json.loads(line)
-            if wanted.items() <= entry.items():
-                return dict(entry)
-        pytest.fail(f"no log line {wanted} within {timeout} s:\n{self.text}")
-
-    def wait(self, timeout: float = WAIT) -> int:
-        """Wait for the exit code; collect the rest of stderr."""
-        code = self.process.wait(timeout)
-        self._reader.join(timeout)
-        while (line := self._queue.get_nowait() if not self._queue.empty() else None) is not None:
-            self.lines.append(line)
-        return code
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(WAIT)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-
 
 @pytest.fixture
 def run() -> Iterator[Any]:
-    programs: list[Program] = []
+    programs: list[LoggedProgram] = []
 
-    def running(*args: str) -> Program:
-        program = Program(*args)
+    def running(*args: str) -> LoggedProgram:
+        program = LoggedProgram("actors.spark", *args, stdin=subprocess.DEVNULL)
         programs.append(program)
         return program
 

@@ -24,107 +24,28 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from logged_program import ROOT, WAIT, LoggedProgram
 from paho.mqtt.enums import CallbackAPIVersion
 
 from actors.spark.http_client import ApiFailure, SparkClient
 
-WAIT = 30.0
-"""Seconds to wait for a program (a fresh interpreter on a shared machine)."""
-
 TOKEN = "test-token"
-ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.timeout(120)
 
 
-class Process:
-    """A program the tests started; its stderr (JSON log lines) is read on a thread."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for_json(self, wanted: dict[str, Any], timeout: float = WAIT) -> dict[str, Any]:
-        """Read the log until a JSON line with all of ``wanted``'s items."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                pytest.fail(f"the program ended before logging {wanted}:\n{self.text}")
-            self.lines.append(line)
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if wanted.items() <= entry.items():
-                    return dict(entry)
-        pytest.fail(f"no log line {wanted} within {timeout} s:\n{self.text}")
-
-    def drain(self) -> list[dict[str, Any]]:
-        """The JSON log lines that arrived so far (also kept in :attr:`lines`)."""
-        while not self._queue.empty():
-            line = self._queue.get_nowait()
-            if line is not None:
-                self.lines.append(line)
-        entries = []
-        for line in self.lines:
-            with contextlib.suppress(ValueError):
-                entries.append(json.loads(line))
-        return entries
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def send(self, line: str) -> None:
-        """Type ``line`` on the program's stdin (the simulator takes fault specs there)."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code (killed if it does not stop in time)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            code = self.process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(WAIT)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-        return code
-
-
-def start_simulator(*args: str) -> tuple[Process, str]:
+def start_simulator(*args: str) -> tuple[LoggedProgram, str]:
     """A ``spark-sim`` on a free TCP port and its ``socket://`` URL."""
-    sim = Process("actors.spark.simulator", "--tcp", "127.0.0.1:0", *args)
+    sim = LoggedProgram("actors.spark.simulator", "--tcp", "127.0.0.1:0", *args)
     assert sim.process.stdout is not None
     first = sim.process.stdout.readline()
     address = first.split("tcp=")[1].split()[0]
     return sim, f"socket://{address}"
 
 
-def start_connector(device: str, datastore: pathlib.Path, *args: str) -> tuple[Process, str]:
+def start_connector(device: str, datastore: pathlib.Path, *args: str) -> tuple[LoggedProgram, str]:
     """A ``spark-connector --http 127.0.0.1:0`` on ``device``; it and the API's URL."""
-    connector = Process(
+    connector = LoggedProgram(
         "actors.spark",
         "--device",
         device,
@@ -174,7 +95,7 @@ def synchronized(client: SparkClient) -> bool:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A simulator and a connector serving its API with a token; stopped after the module."""
     sim, device = start_simulator()
-    connector: Process | None = None
+    connector: LoggedProgram | None = None
     try:
         datastore = tmp_path_factory.mktemp("http") / "spark.db"
         connector, url = start_connector(device, datastore, "--token", TOKEN)
@@ -347,7 +268,7 @@ def test_limits_timeouts_and_unknown_routes(service: dict[str, Any]) -> None:
 
 
 def test_every_error_is_one_log_line(service: dict[str, Any], client: SparkClient) -> None:
-    connector: Process = service["connector"]
+    connector: LoggedProgram = service["connector"]
     before = sum(1 for e in connector.drain() if e.get("event") == "http_error")
     for _ in range(3):
         with pytest.raises(ApiFailure):
@@ -383,7 +304,7 @@ def test_not_connected_waits_its_timeout_then_503(client: SparkClient) -> None:
 
 
 def test_no_answer_in_time_is_504(service: dict[str, Any], client: SparkClient) -> None:
-    sim: Process = service["sim"]
+    sim: LoggedProgram = service["sim"]
     sim.send("delay=3000")  # the simulator reads it on a thread: pings may pass until it does
     try:
         late: ApiFailure | None = None
@@ -404,7 +325,7 @@ def test_no_answer_in_time_is_504(service: dict[str, Any], client: SparkClient) 
 
 
 def test_incompatible_firmware_is_409(service: dict[str, Any], client: SparkClient) -> None:
-    sim: Process = service["sim"]
+    sim: LoggedProgram = service["sim"]
     sim.send("proto-version=0badc0d")
     sim.send("restart")
     try:
@@ -541,7 +462,7 @@ def test_client_cli_status_ping_and_blocks(client: SparkClient, service: dict[st
 
 def test_port_already_taken_exits_1(service: dict[str, Any], tmp_path: pathlib.Path) -> None:
     port = service["url"].rsplit(":", 1)[1]
-    program = Process(
+    program = LoggedProgram(
         "actors.spark",
         "--device",
         "socket://127.0.0.1:9",
@@ -625,7 +546,7 @@ def test_mqtt_publishes_retained_state_and_blocks_and_survives_the_broker(
     port = free_port()
     broker = Broker(port, tmp_path)
     sim, device = start_simulator()
-    connector: Process | None = None
+    connector: LoggedProgram | None = None
     subscribers: list[Subscriber] = []
     try:
         connector, url = start_connector(
