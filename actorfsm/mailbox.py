@@ -106,6 +106,21 @@ class Mailbox:
             self._drain_closed(self)
         runner.idled += 1
 
+    def run_if_idle(self, action: Callable[[], bool]) -> bool:
+        """Run ``action`` on this thread if the FSM is idle (started, not running, nothing queued).
+
+        The token is held meanwhile, so no worker runs the FSM; what arrives
+        meanwhile waits, and is scheduled (or rejected, if ``action`` closed
+        the mailbox) when the token is given back. ``False``: not idle, or
+        ``action`` declined.
+        """
+        if not self._token.acquire(False):
+            return False
+        try:
+            return not self.queue and not self.closed and action()
+        finally:
+            self._release()
+
     def _release(self) -> None:
         token = self._token
         token.release()

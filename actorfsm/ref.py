@@ -85,7 +85,15 @@ class FSMRef(ActorRef[Any]):
         return future
 
     def stop(self, *, block: bool = True, timeout: float | None = None) -> Any:
-        """Ask the FSM to stop after what is queued; ``True`` if it was running (as pykka)."""
+        """Ask the FSM to stop after what is queued; ``True`` if it was running (as pykka).
+
+        A blocking stop of an idle FSM without stop hooks is carried out on
+        the calling thread (see ``Stopping._stop_here_if_idle``).
+        """
+        if block:
+            fsm = self._actor_weakref()
+            if fsm is not None and fsm._stop_here_if_idle():
+                return True
         future = StopReply()
         self._send(Envelope(_STOP, reply_to=future))
         if block:

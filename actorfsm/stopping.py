@@ -21,7 +21,7 @@ from actorfsm import death_watch, dispatch, pykka_seam
 from actorfsm import metric_hooks as _metrics
 from actorfsm.dsl import UNSET, Unset
 from actorfsm.mailbox import reject_envelope
-from actorfsm.messages import Failure, Normal, Reason, StopEvent
+from actorfsm.messages import Failure, Normal, Reason, Shutdown, StopEvent
 from actorfsm.pykka_seam import ActorStop, Envelope, actor_of
 from actorfsm.ref import FSMRef
 from actorfsm.rendering import safe_repr
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from actorfsm.tracing import RollingLog
 
 log = structlog.get_logger("actorfsm")
+_PLAIN_ON_STOP: Callable[..., None] = pykka.ThreadingActor.on_stop
 
 
 class SupervisionHooks(Protocol):
@@ -195,6 +196,25 @@ class Stopping:
         if self._watchers is not None:
             self._watchers.tell_all(death_watch.Terminated(ref, reason))
             self._watchers = None
+
+    def _stop_here_if_idle(self) -> bool:
+        """Stop on the calling thread if the FSM is idle and no hook of the user's would run.
+
+        A blocking ``stop()`` then costs no round trip through a worker, which
+        is what ``ActorRegistry.stop_all()`` pays per FSM, one after another.
+        An FSM with ``on_stop`` or ``on_termination`` (or on a dedicated
+        thread) always stops on its own thread, after what is queued.
+        """
+        mailbox = self.actor_inbox
+        if mailbox.dispatcher.pinned or type(self).on_stop is not _PLAIN_ON_STOP:
+            return False
+        return mailbox.run_if_idle(self._shut_down_unless_hooked)
+
+    def _shut_down_unless_hooked(self) -> bool:
+        if self._termination_handler is not None or self._terminated:
+            return False
+        self._terminate(Shutdown(), None, None, None)
+        return True
 
     def _cancel_all_timers(self) -> None:
         if self._timers is not None:

@@ -16,6 +16,8 @@ from actorfsm import (
     PINNED,
     Event,
     NextState,
+    Shutdown,
+    Terminated,
     configure_dispatcher,
     dispatch,
     runners,
@@ -355,3 +357,52 @@ def test_an_idle_fsm_allocates_no_tables_it_never_used() -> None:
     assert fsm._state_timer is None and fsm._watchers is None and fsm._state_entries is None
     assert not hasattr(fsm, "__dict__") or "_state" not in fsm.__dict__  # engine fields are slots
     ref.stop()
+
+
+class Hooked(Counter):
+    """A Counter whose ``on_stop`` and ``on_termination`` record the thread they run on."""
+
+    def __init__(self, probe: Any) -> None:
+        super().__init__(probe)
+        self.on_termination(lambda _: probe.tell(("terminated on", threading.current_thread())))
+
+    def on_stop(self) -> None:
+        self.probe.tell(("stopped on", threading.current_thread()))
+
+
+def test_stop_all_stops_every_fsm_as_pykka_documents(
+    probe: Probe, virtual_clock: VirtualClock
+) -> None:
+    refs = [Counter.start(probe.ref) for _ in range(1_000)]
+    for ref in refs[:10]:
+        ref.tell(("tick in", 1.0))  # armed, then cancelled by the stop
+        probe.watch(ref)
+    refs[9].ask("count?", timeout=5)
+    # Newest first: the FSMs, then the probe's own actor (its inbox stays readable).
+    assert pykka.ActorRegistry.stop_all() == [True] * 1_001
+    assert all(ref.actor_stopped.is_set() for ref in refs)
+    assert not pykka.ActorRegistry.get_all()
+    told = [probe.expect_msg_type(Terminated) for _ in range(10)]
+    assert [(t.ref, t.reason) for t in told] == [(ref, Shutdown()) for ref in reversed(refs[:10])]
+    with pytest.raises(pykka.ActorDeadError):
+        refs[0].ask("count?", timeout=5)
+    virtual_clock.advance(2.0)
+    probe.expect_no_msg(0.1)  # no timer fired after the stop
+
+
+def test_a_blocking_stop_comes_after_what_was_queued(probe: Probe) -> None:
+    ref = Counter.start()
+    for n in range(200):
+        ref.tell(("forward", probe.ref, n))
+    assert ref.stop() is True
+    assert [probe.receive() for _ in range(200)] == list(range(200))
+    assert ref.stop() is False  # stopped already
+
+
+def test_stop_hooks_run_on_the_fsms_thread_not_the_callers(probe: Probe) -> None:
+    ref = Hooked.start(probe.ref)
+    ref.ask("count?", timeout=5)  # idle: started and nothing queued
+    assert ref.stop() is True
+    hooks = dict([probe.receive(), probe.receive()])  # (hook, thread) each
+    assert set(hooks) == {"terminated on", "stopped on"}
+    assert threading.current_thread() not in hooks.values()
