@@ -57,6 +57,7 @@ from actors.spark.soak.clients import (
 )
 from actors.spark.soak.figures import (
     MAX_ERROR_LINES_PER_STREAK,
+    THREAD_SLACK,
     CommandFigures,
     Figures,
     KindFigures,
@@ -65,7 +66,7 @@ from actors.spark.soak.figures import (
 )
 from actors.spark.soak.logtally import LogTally
 from actors.spark.soak.phases import REFUSED, PhaseLog, PhaseRecorder
-from actors.spark.soak.resources import Resources
+from actors.spark.soak.resources import Resources, settled_sample, start_shared_threads
 from actors.spark.soak.schedule import IDENTITY, INCOMPATIBLE, Episode, episodes
 
 Transport = Literal["pty", "tcp"]
@@ -126,6 +127,7 @@ class SoakOptions:
 def run(options: SoakOptions) -> Figures:
     """Run one soak and return its figures (``problems(figures)`` gives the verdict)."""
     started = time.monotonic()
+    start_shared_threads()
     before = Resources.sample()
     figures = Figures(
         options.seed, options.transport, options.clients, options.faults, via=options.via
@@ -153,7 +155,7 @@ def run(options: SoakOptions) -> Figures:
         finally:
             soak.stop()
     figures.resources.before = before
-    figures.resources.after_stop = Resources.sample()
+    figures.resources.after_stop = settled_sample(before.threads + THREAD_SLACK)
     figures.elapsed_s = round(time.monotonic() - started, 1)
     soak.count_logs()
     return figures
