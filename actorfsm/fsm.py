@@ -154,7 +154,7 @@ class FSM(
         self._transition_handlers: tuple[TransitionHandler[S], ...] = ()
         self._termination_handler: Callable[[StopEvent], object] | None = None
         self._initial: tuple[S, D, float | Unset | None] | None = None
-        # None until start() enters the initial state (nothing reads them before).
+        # None until start() enters the initial state, a moment later.
         self._state = cast("S", None)
         self._data = cast("D", None)
         self._next_data: D | Unset = UNSET
