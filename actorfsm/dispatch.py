@@ -187,10 +187,6 @@ class Dispatcher:
         popleft = runq.popleft
         throughput = self.throughput
         take_next = runner.take_next
-
-        def nobody_waits() -> bool:
-            return not runq
-
         while True:
             mailbox = take_next() if runner.next else None
             if mailbox is not None:
@@ -207,7 +203,7 @@ class Dispatcher:
                     if not self._park(runner):
                         return
                     continue
-            mailbox.run(runner, throughput, nobody_waits)
+            mailbox.run(runner, throughput, runq)
             if self.pinned and mailbox.closed:
                 return
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING
 
 from pykka import ActorDeadError
@@ -78,17 +78,14 @@ class Mailbox:
         else:
             self._release()
 
-    def run(self, runner: Runner, budget: int, others_waiting_none: Callable[[], bool]) -> None:
-        """Run the FSM for turns of ``budget`` messages while nobody else waits, then let go."""
+    def run(self, runner: Runner, budget: int, waiting: Sized) -> None:
+        """Run the FSM until it is idle, or ``budget`` messages at a time while ``waiting`` (the
+        pool's run queue) is empty; then let go."""
         owner = self.owner
         assert owner is not None  # a closed mailbox is never scheduled to run
         runner.current = owner
-        queue = self.queue
         try:
-            while True:
-                owner._run_slice(budget)
-                if not queue or self.closed or not others_waiting_none():
-                    break
+            owner._run_slice(budget, waiting)
         finally:
             runner.current = None
             if owner._stuck_since is not None:

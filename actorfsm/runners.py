@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Sized
 from typing import Protocol
 
 
@@ -38,8 +38,8 @@ class Watched(Protocol):
 class Owner(Watched, Protocol):
     """The FSM a mailbox belongs to, as the mailbox runs it."""
 
-    def _run_slice(self, budget: int) -> None:
-        """Handle up to ``budget`` queued messages."""
+    def _run_slice(self, budget: int, waiting: Sized) -> None:
+        """Handle queued messages; after each ``budget`` of them, stop if others are ``waiting``."""
 
 
 class Pool(Protocol):
@@ -59,8 +59,8 @@ class Mailbox(Protocol):
 
     closed: bool
 
-    def run(self, runner: Runner, budget: int, others_waiting_none: Callable[[], bool]) -> None:
-        """Run the FSM for a turn on ``runner``'s thread, then let it go."""
+    def run(self, runner: Runner, budget: int, waiting: Sized) -> None:
+        """Run the FSM on ``runner``'s thread until it is idle or others wait, then let it go."""
 
 
 class Runner:
