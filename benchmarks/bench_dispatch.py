@@ -29,6 +29,7 @@ from typing import Any
 import pykka
 
 from actorfsm import FSM, Event, NextState, settle_all, stay
+from benchmarks.bench_engine import PlainIdiomatic
 from benchmarks.bench_engine import StringCounter as Idle
 from benchmarks.harness import print_machine, print_ratio
 
@@ -47,19 +48,10 @@ class S(enum.Enum):
 # ------------------------------------------------------------- idle FSMs
 
 
-class PlainIdle(pykka.ThreadingActor):
-    """The same, as a plain pykka actor."""
+class PlainIdle(PlainIdiomatic):
+    """bench_engine's plain counter on a daemon thread: thousands must not hold up the exit."""
 
     use_daemon_thread = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def on_receive(self, message: Any) -> Any:
-        if message == "inc":
-            self.count += 1
-        return None
 
 
 def _rss() -> int:
