@@ -12,9 +12,13 @@ Before that, while a program is still importing its modules (half a second
 and more) and setting up, :func:`exit_on_stop_signals` makes Ctrl-C or
 SIGTERM end it at once with exit code 0: nothing is open yet that a clean
 stop would have to close, and without a handler the default action kills it
-(exit 143, no log line). A :class:`StopSignal` takes over from it and gives
-it back when closed. This module imports only the standard library, so an
-entry point can install it before the heavy imports.
+(exit 143, no log line). It ends the process with ``os._exit`` rather than by
+raising ``SystemExit``: a signal that lands while the import machinery runs a
+weakref callback (or any ``__del__``) would have its exception printed as
+"Exception ignored" and dropped, and the program would then run on, deaf to
+the TERM it was sent. A :class:`StopSignal` takes over from it and gives it
+back when closed. This module imports only the standard library, so an entry
+point can install it before the heavy imports.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import contextlib
 import os
 import select
 import signal
+import sys
 from collections.abc import Iterable
 from types import FrameType, TracebackType
 from typing import Self
@@ -31,7 +36,10 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # closed or reentrant: nothing to save then
+            stream.flush()
+    os._exit(0)
 
 
 def exit_on_stop_signals(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> None:

@@ -8,6 +8,8 @@ good, because the signal landed on an actor thread and the main thread slept in
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 
 from actors.stop_signal import StopSignal
@@ -47,3 +49,42 @@ def test_closing_restores_the_previous_handlers() -> None:
     with StopSignal():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+SIGNAL_IN_A_WEAKREF_CALLBACK = """
+import os, signal, sys, weakref
+from actors.stop_signal import exit_on_stop_signals
+
+exit_on_stop_signals()
+
+
+class Module:
+    pass
+
+
+def callback(_: object) -> None:  # as importlib's module-lock callback: exceptions are dropped
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000):
+        pass
+
+
+module = Module()
+watch = weakref.ref(module, callback)
+del module
+print("ran on after SIGTERM", flush=True)
+sys.exit(3)
+"""
+
+
+def test_a_stop_signal_before_the_program_runs_ends_it_even_inside_a_weakref_callback() -> None:
+    """The TERM landed inside a callback whose exceptions Python drops: the program must still
+    end with exit code 0 (a raised ``SystemExit`` was printed as "Exception ignored" and lost)."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_IN_A_WEAKREF_CALLBACK],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    assert "Exception ignored" not in done.stderr
