@@ -369,6 +369,13 @@ def forced_pinned() -> bool:
     return _FORCED_PINNED
 
 
+def check_name(owner: str, name: object) -> None:
+    """Refuse a class's ``dispatcher`` setting that is not a dispatcher's name."""
+    if not isinstance(name, str):
+        msg = f"{owner}.dispatcher must be a dispatcher's name, got {name!r}"
+        raise TypeError(msg)
+
+
 def for_fsm(name: str, label: str) -> Dispatcher:
     """The dispatcher an FSM whose class says ``dispatcher = name`` runs on."""
     if _FORCED_PINNED or name == PINNED:

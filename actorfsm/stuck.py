@@ -41,6 +41,15 @@ BURST = 5
 """Calls stuck at once beyond which reports carry no stack and are summarised."""
 
 
+def check_warn_after(owner: str, limit: object) -> None:
+    """Refuse a ``handler_warn_after`` that is not seconds > 0 or ``None``."""
+    if limit is not None and (
+        not isinstance(limit, int | float) or isinstance(limit, bool) or not limit > 0
+    ):
+        msg = f"{owner}.handler_warn_after must be seconds > 0 or None, got {limit!r}"
+        raise ValueError(msg)
+
+
 class StuckWatcher:
     """Scans the live runners; one daemon thread for the whole process."""
 

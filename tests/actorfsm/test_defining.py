@@ -317,3 +317,34 @@ def test_an_ask_that_leads_to_stop_without_reply_gets_none(probe: Probe) -> None
     ref = Machine.start(probe.ref)
     assert ref.ask("stop") is None
     probe.expect_msg(StopEvent(Normal(), S.A, 0))
+
+
+class Keeper(FSM[S, int]):
+    """Keeps every other Event it is handed (the engine refills one no one else holds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[Event[int]] = []
+        self.start_with(S.A, 0)
+        self.when(S.A, self.count)
+
+    def count(self, event: Event[int]) -> Any:
+        match event:
+            case Event("kept", _):
+                return stay().replying([(e.event, e.data) for e in self.kept])
+            case Event(Tag(), n):
+                if n % 2 == 0:
+                    self.kept.append(event)
+                return stay().using(n + 1)
+        return None
+
+
+def test_an_event_a_handler_keeps_is_never_changed_by_later_events() -> None:
+    ref = Keeper.start()
+    try:
+        for n in range(10):
+            ref.tell(Tag(f"t{n}"))
+        kept = ref.ask("kept", timeout=5)
+    finally:
+        ref.stop()
+    assert kept == [(Tag(f"t{n}"), n) for n in range(0, 10, 2)]
