@@ -77,6 +77,8 @@ def counter_class(engine: Any) -> type[Any]:
     stay_fn = engine.stay
 
     class FSMCounter(engine.FSM):  # type: ignore[misc]
+        handler_warn_after = None  # Hold blocks on purpose while the messages are queued
+
         def __init__(self, timeout: float | None = None) -> None:
             super().__init__()
             self.count = 0
@@ -125,6 +127,8 @@ class PlainIdiomatic(pykka.ThreadingActor):
 class StringCounter(FSM[S, int]):
     """Counts ``"inc"`` strings in the state data."""
 
+    handler_warn_after = None  # Hold blocks on purpose while the messages are queued
+
     def __init__(self) -> None:
         super().__init__()
         self.start_with(S.COUNTING, 0)
@@ -144,6 +148,8 @@ class StringCounter(FSM[S, int]):
 
 class IdiomaticCounter(FSM[S, int]):
     """Counts in the state data, as FSM code is written."""
+
+    handler_warn_after = None  # Hold blocks on purpose while the messages are queued
 
     def __init__(self) -> None:
         super().__init__()
