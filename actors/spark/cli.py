@@ -239,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device_id=args.device_id,
             **{field: getattr(args, field) for field, _ in TIMING},
         )
+        options = options_of(args)
     except ValueError as error:
         p.error(str(error))
     configure(format=args.log_format, level=args.log_level)
@@ -250,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             simulator = Simulator(tcp=None, pty=True).start()
             config = replace(config, device_url=simulator.pty_path)  # it logs where it is
         try:
-            code = _run(config, discovery, args.allow_any_url, finished, options_of(args))
+            code = _run(config, discovery, args.allow_any_url, finished, options)
         finally:
             if simulator is not None:
                 simulator.stop()

@@ -43,6 +43,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse (``ValueError``) to serve beyond loopback without a token: anything that changes
+    the controller over the network must need one."""
+    if not token and not is_loopback(host):
+        msg = (
+            f"the HTTP API on {host} would be reachable from the network: "
+            "give it a token (--token or $SPARK_CONNECTOR_TOKEN), or listen on 127.0.0.1"
+        )
+        raise ValueError(msg)
+
+
 def browser_guard(loopback: bool) -> Any:
     """The middleware that refuses what a web page could make a browser send.
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from actors.spark.feed import ConnectorFeed
 from actors.spark.http_api import SparkApi, build_app
-from actors.spark.http_guards import is_loopback
+from actors.spark.http_guards import check_exposure, is_loopback
 
 log = structlog.get_logger("actors.spark.http")
 
@@ -84,7 +84,9 @@ class HttpService:
         port: int = DEFAULT_PORT,
         token: str | None = None,
     ) -> HttpService:
-        """Serve the API on ``host:port``; ``OSError`` if it cannot bind."""
+        """Serve the API on ``host:port``; ``OSError`` if it cannot bind, ``ValueError`` if
+        ``host`` is not loopback and there is no ``token``."""
+        check_exposure(host, token)
         service = cls(connector, feed, token)
         service.host = host
         service.port = port
@@ -103,8 +105,6 @@ class HttpService:
             url=service.url,
             token_required=bool(token),
         )
-        if not is_loopback(host) and not token:
-            log.warning("http_open_without_token", host=host)
         return service
 
     def names(self) -> dict[int, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.spark.feed import ConnectorFeed
+from actors.spark.http_guards import check_exposure
 from actors.spark.http_service import DEFAULT_HOST, DEFAULT_PORT, HttpService, parse_listen
 from actors.spark.mqtt import DEFAULT_PREFIX, MqttPublisher, check_prefix, parse_mqtt_url
 
@@ -26,6 +27,10 @@ class ServiceOptions:
     token: str | None = None
     mqtt: str | None = None
     mqtt_prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if self.http is not None:
+            check_exposure(self.http[0], self.token)  # at once, before a connector starts
 
 
 def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
@@ -53,14 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SPARK_CONNECTOR_HTTP", f"{DEFAULT_HOST}:{DEFAULT_PORT}"),
         type=_checked(parse_listen),
         help="serve the HTTP API here (port 0: any free port, logged as http_listening); "
-        "'off' disables it; an address other than loopback exposes it to the network "
-        "(default: %(default)s; $SPARK_CONNECTOR_HTTP sets another)",
+        "'off' disables it; an address other than loopback exposes it to the network and "
+        "needs --token (default: %(default)s; $SPARK_CONNECTOR_HTTP sets another)",
     )
     group.add_argument(
         "--token",
         default=os.environ.get("SPARK_CONNECTOR_TOKEN"),
         help="require 'Authorization: Bearer TOKEN' on every request that changes something "
-        "(default: $SPARK_CONNECTOR_TOKEN, else none)",
+        "(default: $SPARK_CONNECTOR_TOKEN, else none: then the API listens on loopback only)",
     )
     group.add_argument(
         "--mqtt",

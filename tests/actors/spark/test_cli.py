@@ -159,6 +159,12 @@ def test_inconsistent_timing_is_a_usage_error(run: Any) -> None:
     assert "reconnect_max (1.0) must be >= reconnect_min (5.0)" in program.text
 
 
+def test_an_api_on_the_network_without_a_token_is_a_usage_error(run: Any) -> None:
+    program = run("--simulate", "--http", "0.0.0.0:0")
+    assert program.wait() == EXIT_USAGE
+    assert "the HTTP API on 0.0.0.0 would be reachable from the network" in program.text
+
+
 def test_an_unusable_datastore_exits_1_with_a_clear_error(run: Any, tmp_path: pathlib.Path) -> None:
     store = tmp_path / "spark.db"
     store.write_bytes(b"this is not an SQLite database, not even close" * 100)

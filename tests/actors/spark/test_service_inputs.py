@@ -21,6 +21,7 @@ from actors.spark.http_guards import is_loopback
 from actors.spark.http_service import parse_listen
 from actors.spark.mqtt import check_prefix, parse_mqtt_url
 from actors.spark.protocol import SparkObject
+from actors.spark.service import ServiceOptions
 
 
 @pytest.mark.parametrize("name", ["a", "fermenter", "Fermenter 2", "_x", "kettle-1.temp", "a" * 64])
@@ -88,6 +89,16 @@ def test_listen_addresses() -> None:
             parse_listen(wrong)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_an_api_beyond_loopback_needs_a_token() -> None:
+    for host in ("0.0.0.0", "192.168.1.2", "::"):
+        with pytest.raises(ValueError, match="reachable from the network: give it a token"):
+            ServiceOptions(http=(host, 5000))
+        assert ServiceOptions(http=(host, 5000), token="s3cret").token == "s3cret"
+    for host in ("127.0.0.1", "::1", "localhost"):
+        assert ServiceOptions(http=(host, 5000)).token is None
+    assert ServiceOptions(http=None).http is None  # MQTT only: nothing listens
 
 
 def test_mqtt_urls_and_prefixes() -> None:
