@@ -10,13 +10,18 @@ with ``case Event(Inc(), n): return stay().using(n + 1)`` (an Event, a class
 pattern, a description per message); the plain actor matches ``case Inc():``
 and adds to ``self.count``. Both are measured with class messages and with
 string messages (``case Event("inc", n)`` against ``if message == "inc"``).
+
+The idiomatic drains are also counted in instructions per message under
+callgrind (when valgrind is installed): a figure the host's noise does not move.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import gc
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +32,13 @@ import pykka
 
 import actorfsm
 from actorfsm import FSM, Event, NextState, stay
-from benchmarks.harness import print_machine, print_ratio, side_by_side
+from benchmarks.harness import (
+    has_callgrind,
+    instructions_per_item,
+    print_machine,
+    print_ratio,
+    side_by_side,
+)
 
 N = 200_000
 RUNS = 7
@@ -245,6 +256,47 @@ def compare_asks() -> None:
     )
 
 
+COUNTED = (2_000, 12_000)  # messages per drain under callgrind: the difference is compared
+IDIOMATIC: dict[str, Callable[[], float]] = {
+    "fsm-strings": lambda: drain(StringCounter, inc="inc", get="get"),
+    "plain-strings": lambda: drain(PlainIdiomatic, inc="inc", get="get"),
+    "fsm-classes": lambda: drain(IdiomaticCounter),
+    "plain-classes": lambda: drain(PlainIdiomatic),
+}
+"""The idiomatic drains by name, for one counted process each (see :func:`instructions`)."""
+
+
+def drain_once(side: str, messages: int) -> None:
+    """Drain ``messages`` once on ``side``: what a counted process runs."""
+    global N  # drain's message count, for this process alone
+    N = messages
+    IDIOMATIC[side]()
+    pykka.ActorRegistry.stop_all()
+
+
+def instructions() -> None:
+    """The idiomatic drains in instructions per message: the host's noise does not move them."""
+    if not has_callgrind():
+        print("   instructions: skipped, valgrind is not installed")
+        return
+    print(
+        f"   instructions per message over {COUNTED[1] - COUNTED[0]} messages "
+        "(callgrind, the actor and worker threads)"
+    )
+    for kind, messages in (("class", "classes"), ("string", "strings")):
+        fsm, plain = (
+            instructions_per_item(functools.partial(_command, f"{side}-{messages}"), *COUNTED)
+            for side in ("fsm", "plain")
+        )
+        label = f"drain, idiomatic, {kind} messages"
+        print(f"   {label}: FSM {fsm:.0f} vs plain {plain:.0f} instructions/msg")
+        print_ratio(f"{label}, plain / FSM (instructions)", plain / fsm, "informational")
+
+
+def _command(side: str, messages: int) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.bench_engine", side, str(messages)]
+
+
 def main() -> None:
     print_machine("engine throughput: FSM actor vs plain pykka actor (drain of queued messages)")
     print(f"   {N} messages per run, median of {RUNS} runs, runs interleaved")
@@ -272,7 +324,11 @@ def main() -> None:
         lambda: drain(PlainIdiomatic, inc="inc", get="get"),
     )
     compare_asks()
+    instructions()
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3:
+        drain_once(sys.argv[1], int(sys.argv[2]))
+    else:
+        main()
