@@ -70,7 +70,7 @@ _monotonic = time.monotonic
 # Building an Event through its slot descriptors skips the frozen dataclass
 # __init__ (object.__setattr__ per field): about 40% cheaper, once per message.
 # An FSM refills its last Event when nothing else holds it (its refcount says
-# so), which saves its allocation and release: 10% of a cheap handler's turn.
+# so), which saves its allocation and release: about 40 ns of each turn.
 _new_object = object.__new__
 _refcount = sys.getrefcount
 _set_event = Event.__dict__["event"].__set__
