@@ -20,7 +20,7 @@ from aiohttp import web
 
 from actors.spark.feed import ConnectorFeed
 from actors.spark.http_api import SparkApi, build_app
-from actors.spark.http_guards import check_exposure, is_loopback
+from actors.spark.http_guards import is_loopback
 
 log = structlog.get_logger("actors.spark.http")
 
@@ -84,9 +84,8 @@ class HttpService:
         port: int = DEFAULT_PORT,
         token: str | None = None,
     ) -> HttpService:
-        """Serve the API on ``host:port``; ``OSError`` if it cannot bind, ``ValueError`` if
-        ``host`` is not loopback and there is no ``token``."""
-        check_exposure(host, token)
+        """Serve the API on ``host:port``; ``OSError`` if it cannot bind. Beyond loopback there
+        is a ``token``: :class:`~actors.spark.service.ServiceOptions` refuses it otherwise."""
         service = cls(connector, feed, token)
         service.host = host
         service.port = port
